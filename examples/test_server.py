@@ -1,0 +1,180 @@
+"""The SockJS test server (PROTOCOL.md section 8) on one Cyclone application.
+
+    python examples/test_server.py [--port 8081] [--host 127.0.0.1] [--sockjs-url URL]
+                                   [--static DIR] [--test-endpoints]
+
+Services: /echo, /close, /disabled_websocket_echo, /cookie_needed_echo,
+/ticker, /amplify, /broadcast, /multiplex (ann, bob, carl), and
+/heartbeat_echo (heartbeat 1 s, disconnect delay 2 s) for timing tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import cyclone.web
+from twisted.internet import reactor, task
+from twisted.python import log
+
+from sockjs.cyclone import MultiplexConnection, SockJSConnection, SockJSRouter
+
+
+class EchoConnection(SockJSConnection):
+    """Sends every message straight back."""
+
+    def messageReceived(self, message: Any) -> None:
+        self.sendMessage(message)
+
+
+class CloseConnection(SockJSConnection):
+    """Closes with 3000 "Go away!" as soon as the session opens."""
+
+    def connectionMade(self, info: Any) -> None:
+        self.close(3000, "Go away!")
+
+
+class TickerConnection(SockJSConnection):
+    """Sends ``tick!`` every second."""
+
+    def connectionMade(self, info: Any) -> None:
+        self._ticker = task.LoopingCall(self.sendMessage, "tick!")
+        self._ticker.start(1, now=False)
+
+    def connectionLost(self) -> None:
+        self._ticker.stop()
+
+
+class AmplifyConnection(SockJSConnection):
+    """Answers ``n`` with 2**n ``x`` characters (1 <= n <= 18), else ``xx``."""
+
+    def messageReceived(self, message: Any) -> None:
+        try:
+            n = int(message)
+        except (TypeError, ValueError):
+            n = 1
+        if not 1 <= n <= 18:
+            n = 1
+        self.sendMessage("x" * 2**n)
+
+
+class BroadcastConnection(SockJSConnection):
+    """Fans every message out to every connected client."""
+
+    participants: set[BroadcastConnection] = set()
+
+    def connectionMade(self, info: Any) -> None:
+        self.participants.add(self)
+
+    def messageReceived(self, message: Any) -> None:
+        self.broadcast(self.participants, message)
+
+    def connectionLost(self) -> None:
+        self.participants.discard(self)
+
+
+class AnnConnection(SockJSConnection):
+    def connectionMade(self, info: Any) -> None:
+        self.sendMessage("Ann says hi!")
+
+    def messageReceived(self, message: Any) -> None:
+        self.sendMessage("Ann nods: " + message)
+
+
+class BobConnection(SockJSConnection):
+    def connectionMade(self, info: Any) -> None:
+        self.sendMessage("Bob doesn't agree.")
+
+    def messageReceived(self, message: Any) -> None:
+        self.sendMessage("Bob says no to: " + message)
+
+
+class CarlConnection(SockJSConnection):
+    def connectionMade(self, info: Any) -> None:
+        self.sendMessage("Carl says goodbye!")
+        self.close()
+
+
+def build_routers(sockjs_url: str | None) -> list[SockJSRouter]:
+    """One router per test service, each with its own session table."""
+    base: dict[str, Any] = {"jsessionid": False}
+    if sockjs_url:
+        base["sockjs_url"] = sockjs_url
+
+    def settings(**extra: Any) -> dict[str, Any]:
+        return {**base, **extra}
+
+    multiplex = MultiplexConnection.create(ann=AnnConnection, bob=BobConnection, carl=CarlConnection)
+    return [
+        SockJSRouter(EchoConnection, "/echo", settings(response_limit=4096)),
+        SockJSRouter(CloseConnection, "/close", settings()),
+        SockJSRouter(
+            EchoConnection, "/disabled_websocket_echo", settings(disabled_transports=["websocket"])
+        ),
+        SockJSRouter(EchoConnection, "/cookie_needed_echo", settings(jsessionid=True)),
+        SockJSRouter(TickerConnection, "/ticker", settings()),
+        SockJSRouter(AmplifyConnection, "/amplify", settings()),
+        SockJSRouter(BroadcastConnection, "/broadcast", settings()),
+        SockJSRouter(multiplex, "/multiplex", settings()),
+        SockJSRouter(
+            EchoConnection, "/heartbeat_echo", settings(heartbeat_delay=1, disconnect_delay=2)
+        ),
+    ]
+
+
+class StateHandler(cyclone.web.RequestHandler):
+    """``GET /_test/state``: session counts and pending timers, for tests."""
+
+    def initialize(self, routers: list[SockJSRouter]) -> None:
+        self.routers = routers
+
+    def get(self) -> None:
+        state = {
+            "sessions": {router.prefix: router.session_count for router in self.routers},
+            "delayed_calls": len(reactor.getDelayedCalls()),
+        }
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(state))
+
+
+class NothingHereHandler(cyclone.web.RequestHandler):
+    """Everything outside the services: 404 (as sockjs-node's test server)."""
+
+    def prepare(self) -> None:
+        self.set_status(404)
+        self.set_header("Content-Type", "text/plain; charset=UTF-8")
+        self.finish("404 - Nothing here (via sockjs-cyclone test_server)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--sockjs-url", default=None, help="client library URL for the iframe page")
+    parser.add_argument("--static", default=None, help="serve files of DIR at /static/")
+    parser.add_argument("--test-endpoints", action="store_true", help="mount /_test/state")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+
+    routers = build_routers(args.sockjs_url)
+    urls: list[Any] = []
+    for router in routers:
+        urls.extend(router.urls)
+    if args.test_endpoints:
+        urls.append((r"/_test/state", StateHandler, {"routers": routers}))
+    if args.static:
+        urls.append((r"/static/(.*)", cyclone.web.StaticFileHandler, {"path": args.static}))
+    urls.append((r"/.*", NothingHereHandler))
+    settings: dict[str, Any] = {} if args.verbose else {"log_function": lambda handler: None}
+    app = cyclone.web.Application(urls, **settings)
+
+    log.startLogging(sys.stderr, setStdout=False)
+    port = reactor.listenTCP(args.port, app, interface=args.host)
+    print(f"listening on http://{args.host}:{port.getHost().port}", flush=True)
+    reactor.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Per-router state: options, session registry, the single timer, broadcast."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from sockjs.cyclone._session import SessionHandle
+from sockjs.protocol import http
+from sockjs.protocol.frames import encode_message
+from sockjs.protocol.info import IframePage
+from sockjs.protocol.options import Options
+from sockjs.protocol.registry import SessionRegistry
+from sockjs.protocol.session import Receiver
+from sockjs.protocol.transports import Wire
+
+if TYPE_CHECKING:
+    from sockjs.cyclone.conn import SockJSConnection
+    from sockjs.cyclone.handlers.base import SockJSHandler
+    from sockjs.cyclone.handlers.receivers import ReceiverHandler
+
+log = Logger(namespace="sockjs.cyclone")
+
+
+class Service:
+    """Everything one :class:`~sockjs.cyclone.router.SockJSRouter` serves with."""
+
+    def __init__(
+        self,
+        connection_class: type[SockJSConnection],
+        prefix: str,
+        options: Options,
+        reactor: IReactorTime,
+    ) -> None:
+        self.connection_class = connection_class
+        self.prefix = prefix
+        self.options = options
+        self.reactor = reactor
+        self.registry = SessionRegistry(options)
+        self.iframe_page = IframePage(options.sockjs_url)
+        #: Sessions whose application connection is open (for broadcast and stats).
+        self.live: set[SessionHandle] = set()
+        self._timer: IDelayedCall | None = None
+        self._timer_at: float | None = None
+        self._stopped = False
+
+    def now(self) -> float:
+        """Current time of the reactor this service runs on."""
+        return float(self.reactor.seconds())
+
+    # -- timer --------------------------------------------------------------------------
+
+    def reschedule(self) -> None:
+        """Arm one timer at the registry's next deadline (if it changed)."""
+        deadline = self.registry.next_deadline()
+        if deadline == self._timer_at or self._stopped:
+            return
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            delay = max(0.0, deadline - self.now())
+            self._timer = self.reactor.callLater(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        now = self.now()
+        for core in self.registry.due(now):
+            receiver = core.receiver
+            output = core.handle_timer(now)
+            if output is not None and receiver is not None:
+                receiver.token.write_output(output)
+            handle: SessionHandle = core.owner
+            handle.settle()
+        self.reschedule()
+
+    def stop(self) -> None:
+        """Cancel the timer and close every session (no timer outlives the router)."""
+        self._stopped = True
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = None
+        for core in self.registry:
+            handle: SessionHandle = core.owner
+            receiver = core.receiver
+            core.forget()
+            if receiver is not None:
+                receiver.token.abort_response()
+            handle.settle()
+
+    # -- sessions -----------------------------------------------------------------------
+
+    def attach_receiver(self, handler: ReceiverHandler, session_id: str, wire: Wire) -> None:
+        """Run PROTOCOL.md 6.3 for a receiving request and write the result."""
+        now = self.now()
+        core = self.registry.get(session_id)
+        info = handler.connection_info()
+        if core is None:
+            core = self.registry.create(session_id, now)
+            handle = SessionHandle(self, core, info)
+        else:
+            handle = core.owner
+        receiver = Receiver(wire, token=handler)
+        if self.options.verify_ip and handle.remote_ip != info.ip:
+            log.info("Refused a receiver from another IP on {path}", path=self.prefix)
+            result = core.reject(receiver)
+        else:
+            result = core.attach(receiver, now)
+        handler.begin_response(handle)
+        handler.write_output(result.output)
+        if result.opened:
+            handle.info.transport = wire.name
+            handle.opened()
+        else:
+            handle.settle()
+
+    def session(self, session_id: str) -> SessionHandle | None:
+        """The live session with this id, for sending requests."""
+        core = self.registry.get(session_id)
+        if core is None:
+            return None
+        handle: SessionHandle = core.owner
+        return handle
+
+    # -- helpers for handlers -------------------------------------------------------------
+
+    def preflight(self, handler: SockJSHandler, methods: str) -> None:
+        """Answer an OPTIONS preflight (PROTOCOL.md 4.2); touches no session."""
+        handler.cors_headers()
+        if self.options.jsessionid:
+            handler.add_headers([http.jsessionid_cookie(handler.header("Cookie"))])
+        handler.respond(204, http.preflight(self.now(), methods), b"", content_type=None)
+
+    def broadcast(self, clients: Iterable[Any], message: Any) -> None:
+        """Send one message to many connections or sessions, encoded once."""
+        encoded = encode_message(message)
+        for client in list(clients):
+            handle = getattr(client, "session", client)
+            send = getattr(handle, "send_encoded", None)
+            if send is not None:
+                send(encoded)
+

@@ -1,0 +1,1 @@
+"""Cyclone request handlers, one module per transport family."""

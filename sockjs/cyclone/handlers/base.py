@@ -1,0 +1,246 @@
+"""Base request handler: method dispatch, 404/405 and byte-exact responses.
+
+Cyclone parses and routes the request; from there on we write status line,
+headers and body ourselves. Cyclone's own response path adds headers the
+SockJS suite forbids (``Content-Type`` on 405, ``Etag`` on GETs), and its
+chunked encoding is broken on Python 3 (CYCLONE.md), so it is bypassed.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import cyclone.web
+from twisted.logger import Logger
+
+from sockjs.protocol import http
+from sockjs.protocol.errors import PeerError
+
+if TYPE_CHECKING:
+    from sockjs.cyclone._service import Service
+
+log = Logger(namespace="sockjs.cyclone")
+
+NOT_FOUND_BODY = b"404 Error: Page not found\n"
+
+
+class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
+    """Common base of every SockJS endpoint handler."""
+
+    #: Methods this route answers; anything else gets 405 with ``Allow``.
+    methods: tuple[str, ...] = ("GET",)
+    #: Exact ``Allow`` value (PROTOCOL.md 2.2).
+    allow: str = "GET"
+    #: Route name used in logs instead of the request path.
+    route_name: str = "greeting"
+
+    service: Service
+
+    def initialize(self, service: Service) -> None:
+        """Called by Cyclone with the route's keyword arguments."""
+        self.service = service
+        self._response_started = False
+        self._response_finished = False
+        self._extra_headers: http.Headers = []
+
+    # -- dispatch ---------------------------------------------------------------
+
+    def _execute(self, transforms: Any, *args: str, **kwargs: str) -> None:
+        # Replaces Cyclone's dispatcher: no XSRF, no prepare(), no send_error
+        # HTML pages; each method returns when its response is written or parked.
+        method = self.request.method
+        if method not in self.methods:
+            self.respond(405, [("Allow", self.allow)], b"", content_type=None)
+            return
+        if self.service.options.disable_nagle:
+            _set_no_delay(self.request.connection.transport)
+        try:
+            getattr(self, method.lower())(*args)
+        except PeerError as error:
+            self.respond_error(error)
+        except Exception:
+            log.failure(
+                "Unexpected error answering {method} {path}",
+                method=method,
+                path=self.service.prefix,
+            )
+            if not self._response_started:
+                self.respond(500, [], b"500 - Internal Server Error")
+            elif not self._response_finished:
+                self.end_stream()
+
+    # -- request helpers ----------------------------------------------------------
+
+    def header(self, name: str) -> str | None:
+        """A request header's value, or ``None``."""
+        value: str | None = self.request.headers.get(name)
+        return value
+
+    def now(self) -> float:
+        """The service clock (the reactor's)."""
+        return self.service.now()
+
+    def add_header(self, name: str, value: str) -> None:  # noqa: D102 - Cyclone API
+        self._extra_headers.append((name, value))
+
+    def add_headers(self, headers: http.Headers) -> None:
+        """Queue headers for the response about to be started."""
+        self._extra_headers.extend(headers)
+
+    def cors_headers(self) -> None:
+        """Add the CORS block of PROTOCOL.md 4.1."""
+        self.add_headers(http.cors(self.header("Origin"), self.header("Access-Control-Request-Headers")))
+
+    def session_headers(self) -> None:
+        """No-cache profile and, on ``jsessionid`` services, the cookie (4.3, 4.4)."""
+        self.add_headers(http.NO_CACHE)
+        if self.service.options.jsessionid:
+            self._extra_headers.append(http.jsessionid_cookie(self.header("Cookie")))
+
+    # -- responses --------------------------------------------------------------
+
+    def respond(
+        self,
+        status: int,
+        headers: http.Headers,
+        body: bytes,
+        content_type: str | None = http.TEXT_PLAIN,
+    ) -> None:
+        """Write a complete response with ``Content-Length`` and finish it."""
+        lines = [self._status_line(status)]
+        if content_type is not None:
+            lines.append(f"Content-Type: {content_type}\r\n")
+        for name, value in (*self._extra_headers, *headers):
+            lines.append(f"{name}: {value}\r\n")
+        if status != 304 and not (status == 204 and not body):
+            lines.append(f"Content-Length: {len(body)}\r\n")
+        lines.append(self._connection_header(streaming=False))
+        lines.append("\r\n")
+        self._response_started = True
+        self._write("".join(lines).encode("latin-1") + body)
+        self._finish_response()
+
+    def respond_error(self, error: PeerError) -> None:
+        """Answer a peer fault with the status and body it carries."""
+        if self._response_started:
+            self.end_stream()
+            return
+        log.info(
+            "Rejected {method} on {path}: {status} {detail}",
+            method=self.request.method,
+            path=self.service.prefix,
+            status=error.status,
+            detail=error.detail,
+        )
+        self.respond(error.status, [], error.body.encode())
+
+    def not_found(self, headers: http.Headers | None = None) -> None:
+        """The SockJS 404 answer (PROTOCOL.md 4.6)."""
+        self.respond(404, headers or [], NOT_FOUND_BODY)
+
+    def start_stream(self, content_type: str, prelude: bytes = b"") -> None:
+        """Send the head of a streaming response (chunked on HTTP/1.1, raw on 1.0)."""
+        lines = [self._status_line(200), f"Content-Type: {content_type}\r\n"]
+        for name, value in self._extra_headers:
+            lines.append(f"{name}: {value}\r\n")
+        if self._http11:
+            lines.append("Transfer-Encoding: chunked\r\n")
+        lines.append(self._connection_header(streaming=True))
+        lines.append("\r\n")
+        self._response_started = True
+        self._write("".join(lines).encode("latin-1"))
+        if prelude:
+            self.write_chunk(prelude)
+
+    def write_chunk(self, data: bytes) -> None:
+        """Write one HTTP chunk (one SockJS frame, or the prelude)."""
+        if self._http11:
+            self._write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:
+            self._write(data)
+
+    def write_chunks(self, chunks: list[bytes]) -> None:
+        """Write several chunks in one transport write (one chunk per frame)."""
+        if self._http11:
+            self._write(b"".join(b"%x\r\n%b\r\n" % (len(data), data) for data in chunks))
+        else:
+            self._write(b"".join(chunks))
+
+    def end_stream(self) -> None:
+        """Terminate a streaming response (zero chunk or, on HTTP/1.0, close)."""
+        if self._response_finished:
+            return
+        if self._http11:
+            self._write(b"0\r\n\r\n")
+        self._finish_response()
+
+    # -- internals --------------------------------------------------------------
+
+    @property
+    def _http11(self) -> bool:
+        return bool(self.request.version == "HTTP/1.1")
+
+    def _status_line(self, status: int) -> str:
+        self._status_code = status
+        return f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+
+    def _connection_header(self, streaming: bool) -> str:
+        # HTTP/1.0 clients get Connection: close and the socket is closed
+        # after the response (PROTOCOL.md 4.7 (ii) and (iii)); this keeps
+        # Cyclone's keep-alive rules for 1.0 out of the picture.
+        if self._http11:
+            if (self.header("Connection") or "").lower() == "close":
+                self.request.connection.no_keep_alive = True
+                return "Connection: close\r\n"
+            return ""
+        del streaming
+        self.request.connection.no_keep_alive = True
+        return "Connection: close\r\n"
+
+    def _write(self, data: bytes) -> None:
+        transport = self.request.connection.transport
+        if transport is not None:
+            transport.write(data)
+
+    def _finish_response(self) -> None:
+        if self._response_finished:
+            return
+        self._response_finished = True
+        self._finished = True
+        connection = self.request.connection
+        if connection._request is self.request:
+            self.request.finish()
+        self._log()
+        self.on_response_finished()
+
+    def on_response_finished(self) -> None:
+        """Hook for subclasses: the response is complete."""
+
+    def _request_summary(self) -> str:
+        # Cyclone logs this for every request. Server and session ids act as
+        # bearer tokens, so the log names the service and the route only.
+        return f"{self.request.method} {self.service.prefix}/<{self.route_name}> ({self.request.remote_ip})"
+
+    def get_status(self) -> int:
+        """Status of the response (used by Cyclone's request log)."""
+        return getattr(self, "_status_code", 200)
+
+
+def _set_no_delay(transport: Any) -> None:
+    set_no_delay = getattr(transport, "setTcpNoDelay", None)
+    if set_no_delay is not None:
+        try:
+            set_no_delay(True)
+        except OSError:  # not a TCP socket (tests, UNIX sockets)
+            pass
+
+
+class NotFoundHandler(SockJSHandler):
+    """Everything under the prefix that no route claims (PROTOCOL.md 2.1)."""
+
+    methods = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+    route_name = "unknown"
+
+    def _execute(self, transforms: Any, *args: str, **kwargs: str) -> None:
+        self.not_found()

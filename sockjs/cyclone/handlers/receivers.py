@@ -1,0 +1,213 @@
+"""Receiving transports: xhr, xhr_streaming, jsonp, eventsource, htmlfile.
+
+A receiver either answers at once or parks until the session has a frame
+for it. While parked it watches its connection, so a client that goes away
+closes the session immediately (PROTOCOL.md 6.8 (a)) instead of leaving a
+stale receiver that would turn the next request into a 2010.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from zope.interface import implementer
+from twisted.internet.interfaces import IPushProducer
+
+from sockjs.cyclone.conninfo import ConnectionInfo, normalize_ip
+from sockjs.cyclone.handlers.base import SockJSHandler
+from sockjs.protocol import http, transports
+from sockjs.protocol.session import Output
+from sockjs.protocol.transports import Wire
+
+if TYPE_CHECKING:
+    from sockjs.cyclone._session import SessionHandle
+
+
+@implementer(IPushProducer)
+class ReceiverHandler(SockJSHandler):
+    """Common behaviour of the receiving transports."""
+
+    content_type = http.JAVASCRIPT
+    #: Whether the transport sends the CORS block (xhr family only, 4.1).
+    cross_origin = False
+
+    def initialize(self, service: Any) -> None:
+        """Cyclone calls this with the route's keyword arguments."""
+        super().initialize(service)
+        self.wire: Wire = transports.XHR
+        self._handle: SessionHandle | None = None
+        self._producing = False
+
+    def receive(self, session_id: str, wire: Wire) -> None:
+        """Attach this request to ``session_id`` as its receiver."""
+        self.wire = wire
+        if self.cross_origin:
+            self.cors_headers()
+        self.session_headers()
+        self.service.attach_receiver(self, session_id, wire)
+
+    def connection_info(self) -> ConnectionInfo:
+        """Client details for the application (no ids, see ConnectionInfo)."""
+        request = self.request
+        return ConnectionInfo(
+            ip=normalize_ip(request.remote_ip or ""),
+            cookies=request.cookies,
+            arguments=request.arguments,
+            headers=dict(request.headers.items()),
+            path=self.service.prefix,
+        )
+
+    # -- called by the service and the session glue ---------------------------------
+
+    def begin_response(self, handle: SessionHandle) -> None:
+        """Start the response; streaming ones send their head and prelude now."""
+        self._handle = handle
+        if self.wire.streaming:
+            self.start_stream(self.content_type, self.wire.prelude)
+
+    def write_output(self, output: Output) -> None:
+        """Write what the core produced for this receiver."""
+        if self._response_finished:
+            return
+        if not self.wire.streaming:
+            if output.end:
+                self.respond(200, [], b"".join(output.chunks), content_type=self.content_type)
+            else:
+                self._park()
+            return
+        if output.chunks:
+            self.write_chunks(output.chunks)
+        if output.end:
+            self.end_stream()
+        else:
+            self._park()
+
+    def abort_response(self) -> None:
+        """The server is going away: end the response without a frame."""
+        if self.wire.streaming:
+            self.end_stream()
+        elif not self._response_finished:
+            self.request.connection.transport.loseConnection()
+            self._response_finished = True
+
+    # -- parking ----------------------------------------------------------------------
+
+    def _park(self) -> None:
+        if self._producing:
+            return
+        self._producing = True
+        connection = self.request.connection
+        connection.notifyFinish().addBoth(self._connection_finished)
+        if self.wire.streaming and connection.transport is not None:
+            # Back-pressure: a client that stops reading pauses us instead of
+            # growing the transport's buffer without bound.
+            connection.transport.registerProducer(self, True)
+
+    def _connection_finished(self, reason: object) -> None:
+        if self._response_finished:
+            return
+        self._response_finished = True
+        self._unregister()
+        if self._handle is not None:
+            self._handle.receiver_lost(self)
+
+    def on_response_finished(self) -> None:
+        """Release the transport's producer slot."""
+        self._unregister()
+
+    def _unregister(self) -> None:
+        if self._producing:
+            self._producing = False
+            transport = self.request.connection.transport
+            if transport is not None and transport.producer is self:
+                transport.unregisterProducer()
+
+    # -- IPushProducer ----------------------------------------------------------------
+
+    def pauseProducing(self) -> None:
+        """The client's socket is full: queue frames in the session."""
+        if self._handle is not None and self._handle.core.receiver is not None:
+            if self._handle.core.receiver.token is self:
+                self._handle.core.pause()
+
+    def resumeProducing(self) -> None:
+        """The client reads again: write what queued."""
+        if self._handle is not None:
+            self._handle.resume(self)
+
+    def stopProducing(self) -> None:
+        """The connection is going away (connectionLost follows)."""
+
+
+class XhrPollingHandler(ReceiverHandler):
+    """``POST .../xhr``: one frame per response (7.1)."""
+
+    methods = ("POST", "OPTIONS")
+    allow = "POST, OPTIONS"
+    route_name = "xhr"
+    cross_origin = True
+
+    def post(self, server_id: str, session_id: str) -> None:
+        """Poll for one frame."""
+        self.receive(session_id, transports.XHR)
+
+    def options(self, server_id: str, session_id: str) -> None:
+        """Preflight."""
+        self.service.preflight(self, "OPTIONS, POST")
+
+
+class XhrStreamingHandler(XhrPollingHandler):
+    """``POST .../xhr_streaming``: frames until ``response_limit`` (7.2)."""
+
+    route_name = "xhr_streaming"
+
+    def post(self, server_id: str, session_id: str) -> None:
+        """Stream frames."""
+        self.receive(session_id, transports.XHR_STREAMING)
+
+
+class JsonpHandler(ReceiverHandler):
+    """``GET .../jsonp?c=callback``: one ``callback("frame");`` per response (7.4)."""
+
+    route_name = "jsonp"
+
+    def get(self, server_id: str, session_id: str) -> None:
+        """Poll for one frame wrapped in the callback."""
+        callback = transports.validate_callback(self._callback())
+        self.receive(session_id, transports.jsonp(callback))
+
+    def _callback(self) -> str | None:
+        for name in ("c", "callback"):
+            values = self.request.arguments.get(name)
+            if values and values[0]:
+                value = values[0]
+                return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        return None
+
+
+class HtmlFileHandler(JsonpHandler):
+    """``GET .../htmlfile?c=callback``: the "forever iframe" (7.7)."""
+
+    route_name = "htmlfile"
+    content_type = http.TEXT_HTML
+
+    def get(self, server_id: str, session_id: str) -> None:
+        """Stream script tags calling the parent's callback."""
+        callback = transports.validate_callback(self._callback())
+        self.receive(session_id, transports.htmlfile(callback))
+
+
+class EventSourceHandler(ReceiverHandler):
+    """``GET .../eventsource``: Server-Sent Events (7.6).
+
+    sockjs-client 1.x opens EventSource cross-origin, so the CORS block is
+    sent too; the 0.3.3 content type is kept.
+    """
+
+    route_name = "eventsource"
+    content_type = http.EVENT_STREAM
+    cross_origin = True
+
+    def get(self, server_id: str, session_id: str) -> None:
+        """Stream ``data:`` events."""
+        self.receive(session_id, transports.EVENTSOURCE)

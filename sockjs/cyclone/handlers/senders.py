@@ -1,0 +1,79 @@
+"""Sending transports: ``xhr_send`` and ``jsonp_send`` (PROTOCOL.md 7.3, 7.5)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from sockjs.cyclone.handlers.base import SockJSHandler
+from sockjs.protocol import http
+from sockjs.protocol.encoding import decode_payload
+from sockjs.protocol.errors import BodyTooLarge, BrokenJSON, PayloadExpected, SessionNotFound
+
+
+class SenderHandler(SockJSHandler):
+    """Parse a payload, find the session, deliver the messages in order."""
+
+    def deliver(self, session_id: str, payload: bytes) -> None:
+        """Checks in the order of PROTOCOL.md 3.4; errors carry their answer."""
+        messages = decode_payload(payload)
+        handle = self.service.session(session_id)
+        if handle is None:
+            raise SessionNotFound()
+        # Delivered before answering: the client may poll right after the 204.
+        handle.deliver(messages)
+
+    def body(self) -> bytes:
+        """The request body, refused beyond ``max_request_body``."""
+        body: bytes = self.request.body or b""
+        if len(body) > self.service.options.max_request_body:
+            raise BodyTooLarge()
+        return body
+
+
+class XhrSendHandler(SenderHandler):
+    """``POST .../xhr_send``: 204 on success; the request Content-Type is ignored."""
+
+    methods = ("POST", "OPTIONS")
+    allow = "POST, OPTIONS"
+    route_name = "xhr_send"
+
+    def post(self, server_id: str, session_id: str) -> None:
+        """Deliver a JSON array of messages."""
+        self.cors_headers()
+        self.session_headers()
+        self.deliver(session_id, self.body())
+        self.respond(204, [], b"")
+
+    def options(self, server_id: str, session_id: str) -> None:
+        """Preflight."""
+        self.service.preflight(self, "OPTIONS, POST")
+
+
+class JsonpSendHandler(SenderHandler):
+    """``POST .../jsonp_send``: form field ``d`` or a raw body; answers ``ok``."""
+
+    methods = ("POST",)
+    allow = "POST"
+    route_name = "jsonp_send"
+
+    def post(self, server_id: str, session_id: str) -> None:
+        """Deliver the payload of a form or text body."""
+        self.session_headers()
+        body = self.body()
+        media_type = (self.header("Content-Type") or "").split(";", 1)[0].strip().lower()
+        if media_type == "application/x-www-form-urlencoded":
+            body = _form_field(body, "d")
+        self.deliver(session_id, body)
+        self.respond(200, [], b"ok", content_type=http.TEXT_PLAIN)
+
+
+def _form_field(body: bytes, name: str) -> bytes:
+    """First value of a urlencoded field (blank values count as missing)."""
+    try:
+        fields = parse_qs(body.decode("utf-8"), errors="strict")
+    except UnicodeDecodeError:
+        raise BrokenJSON() from None
+    values = fields.get(name)
+    if not values:
+        raise PayloadExpected()
+    return values[0].encode("utf-8")

@@ -1,0 +1,117 @@
+"""``SockJSRouter``: one SockJS service mounted under a URL prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from cyclone.web import URLSpec
+from twisted.internet.interfaces import IReactorTime
+
+from sockjs.cyclone._service import Service
+from sockjs.cyclone.handlers import base, receivers, senders, static, websocket
+from sockjs.protocol.options import Options
+from sockjs.protocol.routing import (
+    ROUTE_TRANSPORT,
+    ROUTES,
+    catch_all_pattern,
+    full_pattern,
+    normalize_prefix,
+)
+
+if TYPE_CHECKING:
+    from sockjs.cyclone.conn import SockJSConnection
+
+_HANDLERS: dict[str, type[base.SockJSHandler]] = {
+    "greeting": static.GreetingHandler,
+    "iframe": static.IframeHandler,
+    "info": static.InfoHandler,
+    "raw_websocket": websocket.RawWebSocketHandler,
+    "xhr": receivers.XhrPollingHandler,
+    "xhr_send": senders.XhrSendHandler,
+    "xhr_streaming": receivers.XhrStreamingHandler,
+    "jsonp": receivers.JsonpHandler,
+    "jsonp_send": senders.JsonpSendHandler,
+    "eventsource": receivers.EventSourceHandler,
+    "htmlfile": receivers.HtmlFileHandler,
+    "websocket": websocket.WebSocketHandler,
+}
+
+
+class SockJSRouter:
+    """Serve ``connection`` (a :class:`SockJSConnection` subclass) under ``prefix``.
+
+    ``user_settings`` uses the old sockjs-cyclone keys, in seconds (see
+    :class:`sockjs.protocol.options.Options`); unknown keys, wrong types and
+    out-of-range values raise :class:`~sockjs.protocol.options.SettingsError`.
+    ``reactor`` defaults to the global Twisted reactor, imported lazily.
+    """
+
+    def __init__(
+        self,
+        connection: type[SockJSConnection],
+        prefix: str = "",
+        user_settings: Mapping[str, Any] | None = None,
+        reactor: IReactorTime | None = None,
+    ) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as global_reactor
+
+            reactor = global_reactor  # type: ignore[assignment]
+        assert reactor is not None
+        self.connection = connection
+        self.prefix = normalize_prefix(prefix)
+        self.options = Options.from_settings(user_settings)
+        self._service = Service(connection, self.prefix, self.options, reactor)
+        self._urls = self._build_urls()
+
+    @property
+    def settings(self) -> Options:
+        """The validated settings (read-only)."""
+        return self.options
+
+    @property
+    def urls(self) -> list[URLSpec]:
+        """Cyclone URL specs for every SockJS route (a new list each time)."""
+        return list(self._urls)
+
+    def apply_routes(self, routes: list[Any]) -> list[Any]:
+        """Append this router's URL specs to ``routes`` and return it (old API)."""
+        routes.extend(self._urls)
+        return routes
+
+    def broadcast(self, clients: Iterable[Any], message: Any) -> None:
+        """Send ``message`` to every connection in ``clients``, encoded once."""
+        self._service.broadcast(clients, message)
+
+    @property
+    def connections(self) -> list[SockJSConnection]:
+        """The application connections currently open on this router."""
+        return [handle.conn for handle in self._service.live if handle.conn is not None]
+
+    @property
+    def session_count(self) -> int:
+        """Sessions alive (open or waiting for replay/expiry), all transports."""
+        return len(self._service.registry)
+
+    def stop(self) -> None:
+        """Close every session and cancel the router's timer."""
+        self._service.stop()
+
+    def _build_urls(self) -> list[URLSpec]:
+        disabled = self.options.disabled_transports
+        kwargs = {"service": self._service}
+        specs = []
+        for route in ROUTES:
+            handler = _HANDLERS[route.name]
+            if ROUTE_TRANSPORT.get(route.name) in disabled:
+                handler = _disabled_handler(route.name)
+            specs.append(URLSpec(full_pattern(self.prefix, route), handler, kwargs))
+        specs.append(URLSpec(catch_all_pattern(self.prefix), base.NotFoundHandler, kwargs))
+        return specs
+
+
+def _disabled_handler(route_name: str) -> type[base.SockJSHandler]:
+    if route_name in ("websocket", "raw_websocket"):
+        return websocket.DisabledWebSocketHandler
+    return base.NotFoundHandler

@@ -1,0 +1,84 @@
+"""Header policy shared by every HTTP transport (PROTOCOL.md section 4).
+
+Pure functions from request values to header lists, so the exact strings the
+0.3.3 suite compares live in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+Headers = list[tuple[str, str]]
+
+ONE_YEAR = 31536000
+
+TEXT_PLAIN = "text/plain; charset=UTF-8"
+TEXT_HTML = "text/html; charset=UTF-8"
+JAVASCRIPT = "application/javascript; charset=UTF-8"
+JSON = "application/json; charset=UTF-8"
+EVENT_STREAM = "text/event-stream; charset=UTF-8"
+
+NO_CACHE: Headers = [("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0")]
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(timestamp: float) -> str:
+    """RFC 1123 date in GMT, independent of the process locale."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return (
+        f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} "
+        f"{moment.year:04d} {moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} GMT"
+    )
+
+
+def cache_for(now: float, seconds: int = ONE_YEAR) -> Headers:
+    """Long-cache profile (4.3): preflights, iframe page, disabled WebSocket 404s."""
+    return [
+        ("Cache-Control", f"public, max-age={seconds}"),
+        ("Expires", http_date(now + seconds)),
+    ]
+
+
+def cors(origin: str | None, request_headers: str | None) -> Headers:
+    """CORS block of 4.1: echo the origin (``*`` for none or ``null``)."""
+    allow_origin = "*" if not origin or origin == "null" else origin
+    headers: Headers = [
+        ("Access-Control-Allow-Origin", allow_origin),
+        ("Access-Control-Allow-Credentials", "true"),
+    ]
+    if request_headers:
+        headers.append(("Access-Control-Allow-Headers", request_headers))
+    return headers
+
+
+def preflight(now: float, methods: str) -> Headers:
+    """Headers of a 204 preflight besides CORS (4.2)."""
+    return [
+        *cache_for(now),
+        ("Access-Control-Max-Age", str(ONE_YEAR)),
+        ("Access-Control-Allow-Methods", methods),
+    ]
+
+
+def jsessionid_value(cookie_header: str | None) -> str:
+    """The ``JSESSIONID`` the client sent, or ``dummy`` (4.4)."""
+    if cookie_header:
+        for piece in cookie_header.split(";"):
+            name, sep, value = piece.partition("=")
+            if sep and name.strip() == "JSESSIONID":
+                return value.strip()
+    return "dummy"
+
+
+def jsessionid_cookie(cookie_header: str | None) -> tuple[str, str]:
+    """The ``Set-Cookie`` header for a ``jsessionid`` service (4.4).
+
+    A value that is not a plain cookie token (it came from the client) is
+    replaced by ``dummy`` so it cannot inject header syntax.
+    """
+    value = jsessionid_value(cookie_header)
+    if not value or not all(33 <= ord(ch) <= 126 and ch not in '",;\\' for ch in value):
+        value = "dummy"
+    return ("Set-Cookie", f"JSESSIONID={value}; path=/")

@@ -1,0 +1,158 @@
+"""Service settings: names, units (seconds) and defaults of the old sockjs-cyclone.
+
+:class:`Options` is frozen and validated on construction, so a typo in a
+setting key or a negative delay fails loudly at start-up instead of turning
+into odd behaviour under load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: Client library the iframe page loads unless ``sockjs_url`` is set.
+DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
+
+#: Transport names accepted in ``disabled_transports``.
+TRANSPORT_NAMES = frozenset(
+    {"websocket", "xhr", "xhr_streaming", "jsonp", "eventsource", "htmlfile"}
+)
+
+MIB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has an unknown name, a wrong type or an out-of-range value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Validated settings of one SockJS service (times in seconds, sizes in bytes)."""
+
+    #: Accepted for compatibility only: expiry is exact (one timer at the next deadline).
+    session_check_interval: float = 1.0
+    #: How long a session survives with no receiving request attached.
+    disconnect_delay: float = 5.0
+    #: Interval of ``h`` frames on an attached receiver.
+    heartbeat_delay: float = 25.0
+    #: Receiving transports that are switched off (404 on their URLs).
+    disabled_transports: frozenset[str] = frozenset()
+    #: URL of sockjs-client that the iframe page loads.
+    sockjs_url: str = DEFAULT_SOCKJS_URL
+    #: Bytes of frames one streaming response may carry before it is ended.
+    response_limit: int = 131072
+    #: Emit the ``JSESSIONID`` cookie (sticky load balancing) and report ``cookie_needed``.
+    jsessionid: bool = True
+    #: Kept for compatibility: frames are always written as soon as they exist.
+    immediate_flush: bool = True
+    #: Set ``TCP_NODELAY`` on client connections.
+    disable_nagle: bool = True
+    #: Refuse a receiving request from another IP than the session's first one.
+    verify_ip: bool = True
+    #: Largest request body accepted by ``xhr_send``/``jsonp_send`` (413 beyond).
+    max_request_body: int = MIB
+    #: Frames waiting for a slow or absent receiver beyond which the session is closed.
+    max_queued_bytes: int = MIB
+    #: Largest WebSocket message accepted (close 1009 beyond).
+    max_message_size: int = MIB
+    #: Origins allowed to open WebSockets; ``None`` allows every origin.
+    allowed_origins: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("disconnect_delay", "heartbeat_delay", "session_check_interval"):
+            value = getattr(self, name)
+            if value <= 0:
+                raise SettingsError(f"setting {name!r} must be > 0 seconds, got {value!r}")
+        for name in ("response_limit", "max_request_body", "max_queued_bytes", "max_message_size"):
+            value = getattr(self, name)
+            if value < 1:
+                raise SettingsError(f"setting {name!r} must be >= 1 byte, got {value!r}")
+        unknown = set(self.disabled_transports) - TRANSPORT_NAMES
+        if unknown:
+            raise SettingsError(
+                f"setting 'disabled_transports' names unknown transports {sorted(unknown)}; "
+                f"known: {sorted(TRANSPORT_NAMES)}"
+            )
+        url = self.sockjs_url
+        if '"' in url or not (url.startswith("/") or url.startswith("http")):
+            raise SettingsError(
+                "setting 'sockjs_url' must start with '/' or 'http' and contain no '\"', "
+                f"got {url!r}"
+            )
+
+    @property
+    def websocket_enabled(self) -> bool:
+        """Whether both WebSocket endpoints are served."""
+        return "websocket" not in self.disabled_transports
+
+    @classmethod
+    def from_settings(cls, user_settings: Mapping[str, Any] | None = None) -> Options:
+        """Build options from a user dict, checking every key, type and range."""
+        values: dict[str, Any] = {}
+        for key, value in (user_settings or {}).items():
+            kind = _KINDS.get(key)
+            if kind is None:
+                raise SettingsError(f"unknown setting {key!r}; known settings: {sorted(_KINDS)}")
+            values[key] = _coerce(key, value, kind)
+        return cls(**values)
+
+
+_KINDS: dict[str, str] = {
+    "session_check_interval": "seconds",
+    "disconnect_delay": "seconds",
+    "heartbeat_delay": "seconds",
+    "disabled_transports": "names",
+    "sockjs_url": "str",
+    "response_limit": "int",
+    "jsessionid": "bool",
+    "immediate_flush": "bool",
+    "disable_nagle": "bool",
+    "verify_ip": "bool",
+    "max_request_body": "int",
+    "max_queued_bytes": "int",
+    "max_message_size": "int",
+    "allowed_origins": "origins",
+}
+
+
+def _coerce(key: str, value: Any, kind: str) -> Any:
+    def wrong(expected: str) -> SettingsError:
+        return SettingsError(f"setting {key!r} must be {expected}, got {value!r}")
+
+    if kind == "seconds":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("a number of seconds")
+        return float(value)
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("an integer number of bytes")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise wrong("True or False")
+        return value
+    if kind == "str":
+        if not isinstance(value, str):
+            raise wrong("a string")
+        return value
+    if kind == "names":
+        if isinstance(value, str) or not isinstance(value, (Sequence, set, frozenset)):
+            raise wrong("a list of transport names")
+        if not all(isinstance(name, str) for name in value):
+            raise wrong("a list of transport names")
+        return frozenset(value)
+    # "origins": None (allow all) or a list of origin patterns.
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise wrong("None or a list of origins")
+    if not all(isinstance(origin, str) for origin in value):
+        raise wrong("None or a list of origins")
+    return tuple(value)
+
+
+def replace(options: Options, **changes: Any) -> Options:
+    """Return a copy of ``options`` with ``changes`` applied (and validated)."""
+    return dataclasses.replace(options, **changes)

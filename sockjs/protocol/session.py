@@ -1,0 +1,290 @@
+"""One SockJS session as a state machine (PROTOCOL.md section 6).
+
+Every input that can move time-dependent state takes ``now`` (seconds, any
+monotonic origin); nothing here reads a clock. Methods that produce bytes
+for the attached receiving request return an :class:`Output`: the chunks to
+write, each one HTTP chunk (or one WebSocket message), and whether the
+response must end afterwards.
+
+A session has exactly one deadline at a time (:attr:`Session.deadline`):
+the heartbeat while a receiver is attached, the disconnect timeout while
+none is. Whoever schedules timers (the registry) is told about every change
+through the ``scheduler`` given at construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Protocol
+
+from sockjs.protocol import frames
+from sockjs.protocol.frames import CLOSE_REASONS, CloseCode
+from sockjs.protocol.options import Options
+from sockjs.protocol.transports import Wire
+
+
+class SessionState(IntEnum):
+    """Session states of PROTOCOL.md 6.2."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+class Scheduler(Protocol):
+    """Receives a session whenever its deadline changes."""
+
+    def schedule(self, session: Session) -> None:
+        """Note that ``session.deadline`` changed."""
+
+
+@dataclass(slots=True)
+class Output:
+    """Bytes for the receiving request the call was about, and whether to end it."""
+
+    chunks: list[bytes] = field(default_factory=list)
+    end: bool = False
+
+
+@dataclass(slots=True)
+class Receiver:
+    """A receiving request as the core sees it.
+
+    ``token`` is whatever the adapter wants to find again (its request
+    handler); the core never looks at it.
+    """
+
+    wire: Wire
+    token: Any = None
+    #: Bytes written so far, counted against ``response_limit`` (prelude excluded).
+    sent: int = 0
+    #: The peer stopped reading: keep messages queued until :meth:`Session.resume`.
+    paused: bool = False
+    #: Streaming responses end at ``response_limit``; WebSockets never do.
+    limited: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AttachResult:
+    """What :meth:`Session.attach` produced for the attaching request."""
+
+    output: Output
+    #: The open frame went out: tell the application, after writing ``output``.
+    opened: bool = False
+    #: The request was refused (another receiver is attached); the session is untouched.
+    conflict: bool = False
+
+
+class Session:
+    """State, message buffer, attached receiver and deadline of one session."""
+
+    __slots__ = (
+        "_buffer",
+        "_buffered_bytes",
+        "_scheduler",
+        "close_code",
+        "close_frame",
+        "close_reason",
+        "deadline",
+        "options",
+        "owner",
+        "receiver",
+        "session_id",
+        "state",
+    )
+
+    def __init__(
+        self,
+        session_id: str | None,
+        options: Options,
+        now: float,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.options = options
+        self.state = SessionState.CONNECTING
+        self.receiver: Receiver | None = None
+        self._buffer: list[str] = []
+        self._buffered_bytes = 0
+        self.close_frame: str | None = None
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self._scheduler = scheduler
+        #: Whatever the adapter attaches to this session; never read here.
+        self.owner: Any = None
+        self.deadline: float | None = None
+        self._set_deadline(now + options.disconnect_delay)
+
+    # -- receiving requests -------------------------------------------------
+
+    def attach(self, receiver: Receiver, now: float) -> AttachResult:
+        """A receiving request arrived for this session (PROTOCOL.md 6.3)."""
+        if self.receiver is not None:
+            return self.reject(receiver)
+        if self.state >= SessionState.CLOSING:
+            return AttachResult(self._replay_close(receiver, now))
+        self.receiver = receiver
+        self._set_deadline(now + self.options.heartbeat_delay)
+        if self.state == SessionState.CONNECTING:
+            # send() ignores a session that is not OPEN, so nothing is queued yet.
+            self.state = SessionState.OPEN
+            return AttachResult(self._emit(frames.OPEN, now), opened=True)
+        if self._buffer:
+            return AttachResult(self._flush(now))
+        return AttachResult(Output())
+
+    def reject(self, receiver: Receiver) -> AttachResult:
+        """Refuse a receiving request with ``c[2010,...]``; the session is untouched."""
+        return AttachResult(
+            Output([receiver.wire.wrap(frames.ANOTHER_CONNECTION_FRAME)], end=True),
+            conflict=True,
+        )
+
+    def detach(self, now: float) -> None:
+        """The attached receiver ended normally; start the disconnect timeout (6.6)."""
+        if self.receiver is None:
+            return
+        self.receiver = None
+        if self.state != SessionState.CLOSED:
+            self._set_deadline(now + self.options.disconnect_delay)
+
+    def abort(self) -> None:
+        """The attached receiver's connection dropped: close at once (6.8 option a)."""
+        self.receiver = None
+        self.forget()
+
+    def pause(self) -> None:
+        """The receiver's peer stopped reading: queue instead of writing."""
+        if self.receiver is not None:
+            self.receiver.paused = True
+
+    def resume(self, now: float) -> Output | None:
+        """The receiver's peer reads again: write what queued meanwhile."""
+        if self.receiver is None:
+            return None
+        self.receiver.paused = False
+        if self._buffer and self.state == SessionState.OPEN:
+            return self._flush(now)
+        return None
+
+    # -- application side ---------------------------------------------------
+
+    @property
+    def accepts_messages(self) -> bool:
+        """Incoming messages reach the application only while OPEN (6.4)."""
+        return self.state == SessionState.OPEN
+
+    def send(self, encoded: str, now: float) -> Output | None:
+        """Queue one message already encoded with :func:`frames.encode_message`.
+
+        Returns output for the attached receiver, if one can take it now.
+        Past ``max_queued_bytes`` of queued messages the session is closed
+        with :attr:`CloseCode.SLOW_CONSUMER`.
+        """
+        if self.state != SessionState.OPEN:
+            return None
+        self._buffer.append(encoded)
+        self._buffered_bytes += len(encoded)
+        receiver = self.receiver
+        if receiver is not None and not receiver.paused:
+            return self._flush(now)
+        if self._buffered_bytes > self.options.max_queued_bytes:
+            self._take_buffer()
+            code = CloseCode.SLOW_CONSUMER
+            return self.close(code, CLOSE_REASONS[code], now)
+        return None
+
+    def close(self, code: int, reason: str, now: float) -> Output | None:
+        """Close by the server or application (6.7); remembered for replay."""
+        if self.state >= SessionState.CLOSING:
+            return None
+        self.state = SessionState.CLOSING
+        self.close_code = code
+        self.close_reason = reason
+        self.close_frame = frames.close_frame(code, reason)
+        if self.receiver is None:
+            return None
+        pending = self._take_buffer()
+        pending.append(self.close_frame)
+        if not self.receiver.wire.streaming:
+            # One frame per poll: queued messages first; the close frame is
+            # remembered and goes to the next poll.
+            return self._emit(pending[0], now)
+        wrap = self.receiver.wire.wrap
+        output = Output([wrap(frame) for frame in pending], end=True)
+        self.detach(now)
+        return output
+
+    # -- time -----------------------------------------------------------------
+
+    def handle_timer(self, now: float) -> Output | None:
+        """Act on the deadline: heartbeat if a receiver is attached, else expire."""
+        if self.deadline is None or now < self.deadline:
+            return None
+        if self.receiver is not None:
+            self._set_deadline(now + self.options.heartbeat_delay)
+            return self._emit(frames.HEARTBEAT, now)
+        self.forget()
+        return None
+
+    def forget(self) -> None:
+        """Mark the session CLOSED: no deadline, no receiver, nothing queued."""
+        self.state = SessionState.CLOSED
+        self.receiver = None
+        self._buffer = []
+        self._buffered_bytes = 0
+        self._set_deadline(None)
+
+    # -- internals ------------------------------------------------------------
+
+    def _set_deadline(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        if self._scheduler is not None:
+            self._scheduler.schedule(self)
+
+    def _take_buffer(self) -> list[str]:
+        if not self._buffer:
+            return []
+        encoded = self._buffer
+        self._buffer = []
+        self._buffered_bytes = 0
+        return [frames.messages_frame(encoded)]
+
+    def _replay_close(self, receiver: Receiver, now: float) -> Output:
+        # PROTOCOL.md 6.3 step 4: queued messages, then the remembered close
+        # frame; each replay re-arms the disconnect timeout. A session that
+        # was already forgotten has no frame left: report the interruption.
+        pending = self._take_buffer()
+        if self.close_frame is not None:
+            pending.append(self.close_frame)
+        else:
+            code = CloseCode.INTERRUPTED
+            pending.append(frames.close_frame(code, CLOSE_REASONS[code]))
+        if self.state != SessionState.CLOSED:
+            self._set_deadline(now + self.options.disconnect_delay)
+        wrap = receiver.wire.wrap
+        if not receiver.wire.streaming:
+            return Output([wrap(pending[0])], end=True)
+        return Output([wrap(frame) for frame in pending], end=True)
+
+    def _flush(self, now: float) -> Output:
+        encoded = self._buffer
+        self._buffer = []
+        self._buffered_bytes = 0
+        return self._emit(frames.messages_frame(encoded), now)
+
+    def _emit(self, frame: str, now: float) -> Output:
+        receiver = self.receiver
+        assert receiver is not None
+        chunk = receiver.wire.wrap(frame)
+        if not receiver.wire.streaming:
+            self.detach(now)
+            return Output([chunk], end=True)
+        if receiver.limited:
+            receiver.sent += len(chunk)
+            if receiver.sent >= self.options.response_limit:
+                self.detach(now)
+                return Output([chunk], end=True)
+        return Output([chunk])
