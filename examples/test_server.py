@@ -19,7 +19,12 @@ import cyclone.web
 from twisted.internet import reactor, task
 from twisted.python import log
 
-from sockjs.cyclone import MultiplexConnection, SockJSConnection, SockJSRouter
+from sockjs.cyclone import (
+    MultiplexConnection,
+    SockJSConnection,
+    SockJSHTTPConnection,
+    SockJSRouter,
+)
 
 
 class EchoConnection(SockJSConnection):
@@ -169,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     urls.append((r"/.*", NothingHereHandler))
     settings: dict[str, Any] = {} if args.verbose else {"log_function": lambda handler: None}
     app = cyclone.web.Application(urls, **settings)
+    app.protocol = SockJSHTTPConnection  # early 413, chunked bodies, slow-client limits
 
     log.startLogging(sys.stderr, setStdout=False)
     port = reactor.listenTCP(args.port, app, interface=args.host)

@@ -22,6 +22,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from sockjs.cyclone.conn import MultiplexConnection, SockJSConnection
 from sockjs.cyclone.conninfo import ConnectionInfo
+from sockjs.cyclone.httpconn import SockJSHTTPConnection
 from sockjs.cyclone.router import SockJSRouter
 from sockjs.protocol.options import SettingsError
 
@@ -29,6 +30,7 @@ __all__ = [
     "ConnectionInfo",
     "MultiplexConnection",
     "SettingsError",
+    "SockJSHTTPConnection",
     "SockJSConnection",
     "SockJSRouter",
 ]

@@ -142,7 +142,7 @@ class Service:
         encoded = encode_message(message)
         for client in list(clients):
             handle = getattr(client, "session", client)
-            send = getattr(handle, "send_encoded", None)
+            send = getattr(handle, "send_prepared", None)
             if send is not None:
-                send(encoded)
+                send(encoded, message)
 

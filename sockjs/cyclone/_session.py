@@ -68,6 +68,11 @@ class SessionHandle:
             receiver.token.write_output(output)
         self.settle()
 
+    def send_prepared(self, encoded: str, message: Any) -> None:
+        """Broadcast entry point: SockJS sessions take the encoded form."""
+        del message
+        self.send_encoded(encoded)
+
     def close(self, code: int = 3000, reason: str = "Go away!") -> None:
         """Close the session; the client gets ``c[code,"reason"]``."""
         core = self.core

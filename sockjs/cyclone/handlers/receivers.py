@@ -38,12 +38,15 @@ class ReceiverHandler(SockJSHandler):
         self._handle: SessionHandle | None = None
         self._producing = False
 
-    def receive(self, session_id: str, wire: Wire) -> None:
-        """Attach this request to ``session_id`` as its receiver."""
-        self.wire = wire
+    def transport_headers(self) -> None:
+        """CORS (xhr family), no-cache and cookie: also on this route's errors."""
         if self.cross_origin:
             self.cors_headers()
         self.session_headers()
+
+    def receive(self, session_id: str, wire: Wire) -> None:
+        """Attach this request to ``session_id`` as its receiver."""
+        self.wire = wire
         self.service.attach_receiver(self, session_id, wire)
 
     def connection_info(self) -> ConnectionInfo:
@@ -149,6 +152,7 @@ class XhrPollingHandler(ReceiverHandler):
 
     def post(self, server_id: str, session_id: str) -> None:
         """Poll for one frame."""
+        self.transport_headers()
         self.receive(session_id, transports.XHR)
 
     def options(self, server_id: str, session_id: str) -> None:
@@ -163,6 +167,7 @@ class XhrStreamingHandler(XhrPollingHandler):
 
     def post(self, server_id: str, session_id: str) -> None:
         """Stream frames."""
+        self.transport_headers()
         self.receive(session_id, transports.XHR_STREAMING)
 
 
@@ -173,6 +178,7 @@ class JsonpHandler(ReceiverHandler):
 
     def get(self, server_id: str, session_id: str) -> None:
         """Poll for one frame wrapped in the callback."""
+        self.transport_headers()
         callback = transports.validate_callback(self._callback())
         self.receive(session_id, transports.jsonp(callback))
 
@@ -193,6 +199,7 @@ class HtmlFileHandler(JsonpHandler):
 
     def get(self, server_id: str, session_id: str) -> None:
         """Stream script tags calling the parent's callback."""
+        self.transport_headers()
         callback = transports.validate_callback(self._callback())
         self.receive(session_id, transports.htmlfile(callback))
 
@@ -210,4 +217,5 @@ class EventSourceHandler(ReceiverHandler):
 
     def get(self, server_id: str, session_id: str) -> None:
         """Stream ``data:`` events."""
+        self.transport_headers()
         self.receive(session_id, transports.EVENTSOURCE)

@@ -1,0 +1,357 @@
+"""A hardened HTTP connection for Cyclone applications that serve SockJS.
+
+Cyclone 1.3's ``HTTPConnection`` buffers any body before a handler runs,
+drops ``Transfer-Encoding: chunked`` bodies silently, has no limit on header
+count or on how slowly a client may send, and parses a pipelined request
+while the previous one is still parked. Opt in with one line::
+
+    app = cyclone.web.Application(router.urls)
+    app.protocol = sockjs.cyclone.SockJSHTTPConnection
+
+What it adds:
+
+* ``413`` decided from ``Content-Length`` *before* the body is read, using
+  the ``max_request_body`` of the SockJS route the path belongs to (other
+  routes: the application setting ``max_body_size``, unlimited by default);
+* chunked request bodies decoded (and cut off at the same limit);
+* ``431`` past :attr:`SockJSHTTPConnection.max_header_bytes` or
+  :attr:`~SockJSHTTPConnection.max_headers` header lines;
+* ``408`` and a closed socket when a request's head and body take longer
+  than :attr:`~SockJSHTTPConnection.request_timeout` seconds (slowloris);
+* a second request sent on the same connection waits until the first one's
+  response is finished, so a parked long-poll is never overwritten.
+
+Without it, a plain ``cyclone.web.Application`` still gets every SockJS
+answer right; oversize bodies are refused with 413 only after Cyclone has
+buffered them, and chunked bodies are rejected by the handlers as empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cyclone.httpserver import HTTPConnection, HTTPRequest
+from cyclone.httputil import HTTPHeaders
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+log = Logger(namespace="sockjs.cyclone.http")
+
+_REASONS = {
+    400: "Bad Request",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+    431: "Request Header Fields Too Large",
+}
+
+
+class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
+    """``cyclone.httpserver.HTTPConnection`` with request limits enforced early."""
+
+    #: Total bytes of one request head (request line and headers).
+    max_header_bytes = 65536
+    #: Header lines in one request.
+    max_headers = 100
+    #: Seconds a client may take to send one request's head and body.
+    request_timeout = 30.0
+    #: Bytes a client may pipeline while a response is still pending.
+    max_pipelined_bytes = 65536
+
+    def connectionMade(self) -> None:  # noqa: N802 - Twisted API
+        super().connectionMade()
+        self.request_callback = self._dispatch
+        self._head_bytes = 0
+        self._head_lines = 0
+        self._timeout: IDelayedCall | None = None
+        self._chunked: _ChunkedBody | None = None
+        self._taken_over = False
+        self._refused = False
+
+    # -- head -------------------------------------------------------------------------
+
+    def lineReceived(self, line: bytes) -> None:  # noqa: N802 - Twisted API
+        if self._refused:
+            return
+        if not self._headersbuffer and not line:
+            return  # tolerate blank lines between requests (RFC 9112 2.2)
+        if not self._headersbuffer:
+            self._arm_timeout()
+        self._head_bytes += len(line) + 2
+        self._head_lines += 1
+        if self._head_bytes > self.max_header_bytes or self._head_lines > self.max_headers + 1:
+            self._refuse(431, "request head too large")
+            return
+        if not line:
+            self._head_bytes = 0
+            self._head_lines = 0
+        super().lineReceived(line)
+
+    def lineLengthExceeded(self, line: bytes) -> None:  # noqa: N802 - Twisted API
+        self._refuse(431, "header line too long")
+
+    def _on_headers(self, data: bytes) -> None:
+        head = _peek_head(data)
+        if head is None:
+            super()._on_headers(data)  # Cyclone logs and drops malformed requests
+            return
+        path, headers = head
+        limit = self._body_limit(path)
+        if "chunked" in headers.get("Transfer-Encoding", "").lower():
+            if "Content-Length" in headers:
+                self._refuse(400, "both Content-Length and chunked")
+                return
+            self._start_chunked(data, limit)
+            return
+        try:
+            length = int(headers.get("Content-Length", "0"))
+        except ValueError:
+            length = -1
+        if length < 0:
+            self._refuse(400, "invalid Content-Length")
+            return
+        if limit is not None and length > limit:
+            self._refuse(413, f"body of {length} bytes over the {limit} limit")
+            return
+        super()._on_headers(data)
+        if self.content_length is None:
+            self._cancel_timeout()
+
+    def _body_limit(self, path: str) -> int | None:
+        for _host, specs in getattr(self.factory, "handlers", []):
+            for spec in specs:
+                if spec.regex.match(path):
+                    service = spec.kwargs.get("service")
+                    if service is not None:
+                        return int(service.options.max_request_body)
+                    break
+        limit = self.factory.settings.get("max_body_size")
+        return int(limit) if limit is not None else None
+
+    # -- bodies ---------------------------------------------------------------------------
+
+    def _start_chunked(self, data: bytes, limit: int | None) -> None:
+        # Let Cyclone build the request from the head alone, then feed it the
+        # decoded body as if it had come with a Content-Length.
+        self._chunked = _ChunkedBody(limit)
+        self._chunk_head = data
+        self.setRawMode()
+
+    def rawDataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted API
+        if self._refused:
+            return
+        if self._taken_over:
+            self._on_raw(data)
+            return
+        chunked = self._chunked
+        if chunked is None:
+            super().rawDataReceived(data)
+            if self.content_length is None:
+                self._cancel_timeout()
+            return
+        try:
+            rest = chunked.feed(data)
+        except _BodyError as error:
+            self._chunked = None
+            self._refuse(error.status, error.reason)
+            return
+        if rest is None:
+            return
+        self._chunked = None
+        self._cancel_timeout()
+        head = self._chunk_head.replace(b"Transfer-Encoding", b"X-Transfer-Encoding")
+        body = chunked.body()
+        head = _with_content_length(head, len(body))
+        self.setLineMode()
+        self.content_length = None
+        super()._on_headers(head)
+        if self.content_length is not None:
+            # Cyclone switched to raw mode waiting for the body: give it now.
+            super().rawDataReceived(body)
+        if rest:
+            self.dataReceived(rest)
+
+    # -- one request at a time ------------------------------------------------------------
+
+    def _dispatch(self, request: HTTPRequest) -> None:
+        self.factory(request)
+        if self._request is request and not self._taken_over:
+            # The response is parked (long-poll, stream): hold further bytes
+            # without pausing the socket, so a client going away is still seen.
+            self.paused = True
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted API
+        if self._refused:
+            return
+        if self.paused and not self._taken_over:
+            if len(self._buffer) + len(data) > self.max_pipelined_bytes:
+                self._refuse(413, "too much pipelined data")
+                return
+        super().dataReceived(data)
+
+    def _finish_request(self) -> None:
+        super()._finish_request()
+        if self.paused and not self._taken_over and self.transport is not None:
+            self.paused = False
+            if not self.transport.disconnecting:
+                self.dataReceived(b"")
+
+    # -- taking over the socket (WebSocket) -----------------------------------------------
+
+    def take_over(self, on_raw: Callable[[bytes], None]) -> bytes:
+        """Hand every further byte to ``on_raw``; returns bytes already buffered."""
+        self._taken_over = True
+        self._cancel_timeout()
+        self._on_raw = on_raw
+        self.paused = False
+        buffered = self._buffer
+        self._buffer = b""
+        self.setRawMode()
+        return bytes(buffered)
+
+    # -- failures ------------------------------------------------------------------------
+
+    def connectionLost(self, reason: Failure) -> None:  # noqa: N802 - Twisted API
+        self._cancel_timeout()
+        super().connectionLost(reason)
+
+    def _arm_timeout(self) -> None:
+        if self._timeout is None:
+            clock = self._clock()
+            self._timeout = clock.callLater(self.request_timeout, self._timed_out)
+
+    def _cancel_timeout(self) -> None:
+        timeout, self._timeout = self._timeout, None
+        if timeout is not None and timeout.active():
+            timeout.cancel()
+
+    def _timed_out(self) -> None:
+        self._timeout = None
+        self._refuse(408, "request not received in time")
+
+    def _clock(self) -> Any:
+        clock = getattr(self.factory, "sockjs_clock", None)
+        if clock is None:
+            from twisted.internet import reactor as clock
+        return clock
+
+    def _refuse(self, status: int, reason: str) -> None:
+        log.info(
+            "Refused a request from {ip}: {status} {reason}",
+            ip=self._remote_ip,
+            status=status,
+            reason=reason,
+        )
+        self._cancel_timeout()
+        body = reason.encode() + b"\n"
+        if self.transport is not None and not self.transport.disconnecting:
+            self.transport.write(
+                b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                % (status, _REASONS[status].encode(), len(body), body)
+            )
+            self.transport.loseConnection()
+        self._refused = True  # ignore whatever else arrives
+
+
+def take_over_connection(connection: Any, on_raw: Callable[[bytes], None]) -> bytes:
+    """Route a connection's further bytes to ``on_raw`` (after a 101 answer).
+
+    Works with :class:`SockJSHTTPConnection` and with Cyclone's plain
+    ``HTTPConnection``. Returns bytes the HTTP parser had already buffered.
+    """
+    if isinstance(connection, SockJSHTTPConnection):
+        return connection.take_over(on_raw)
+    connection.rawDataReceived = on_raw
+    connection.content_length = None
+    buffered = bytes(connection._buffer)
+    connection._buffer = b""
+    connection.setRawMode()
+    return buffered
+
+
+class _BodyError(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class _ChunkedBody:
+    """Incremental decoder of a chunked request body (RFC 9112 7.1)."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self._pending = b""
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._remaining: int | None = None  # bytes left in the current chunk
+        self._trailers = False
+
+    def body(self) -> bytes:
+        return b"".join(self._parts)
+
+    def feed(self, data: bytes) -> bytes | None:
+        """Consume ``data``; return leftover bytes once the body is complete."""
+        buffer = self._pending + data
+        while True:
+            if self._trailers:
+                end = buffer.find(b"\r\n")
+                if end < 0:
+                    break
+                line, buffer = buffer[:end], buffer[end + 2 :]
+                if not line:
+                    return buffer
+                continue
+            if self._remaining is None:
+                end = buffer.find(b"\r\n")
+                if end < 0:
+                    if len(buffer) > 1024:
+                        raise _BodyError(400, "chunk size line too long")
+                    break
+                line, buffer = buffer[:end], buffer[end + 2 :]
+                try:
+                    size = int(line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    raise _BodyError(400, "invalid chunk size") from None
+                if size < 0:
+                    raise _BodyError(400, "invalid chunk size")
+                if size == 0:
+                    self._trailers = True
+                    continue
+                self._size += size
+                if self.limit is not None and self._size > self.limit:
+                    raise _BodyError(413, f"chunked body over the {self.limit} limit")
+                self._remaining = size
+                continue
+            if len(buffer) < self._remaining + 2:
+                break
+            self._parts.append(buffer[: self._remaining])
+            if buffer[self._remaining : self._remaining + 2] != b"\r\n":
+                raise _BodyError(400, "chunk not followed by CRLF")
+            buffer = buffer[self._remaining + 2 :]
+            self._remaining = None
+        self._pending = buffer
+        return None
+
+
+def _peek_head(data: bytes) -> tuple[str, HTTPHeaders] | None:
+    eol = data.find(b"\r\n")
+    if eol < 0:
+        return None
+    parts = data[:eol].split(b" ")
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+        return None
+    try:
+        headers = HTTPHeaders.parse(data[eol:].decode("latin-1"))
+    except ValueError:
+        return None
+    path = parts[1].decode("latin-1").split("?", 1)[0]
+    return path, headers
+
+
+def _with_content_length(head: bytes, length: int) -> bytes:
+    lines = [line for line in head.split(b"\r\n") if line and not line.lower().startswith(b"content-length:")]
+    lines.append(b"Content-Length: %d" % length)
+    return b"\r\n".join(lines) + b"\r\n\r\n"
