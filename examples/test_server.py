@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import cyclone.web
 from twisted.internet import reactor, task
@@ -68,7 +68,7 @@ class AmplifyConnection(SockJSConnection):
 class BroadcastConnection(SockJSConnection):
     """Fans every message out to every connected client."""
 
-    participants: set[BroadcastConnection] = set()
+    participants: ClassVar[set[BroadcastConnection]] = set()
 
     def connectionMade(self, info: Any) -> None:
         self.participants.add(self)
@@ -111,7 +111,9 @@ def build_routers(sockjs_url: str | None) -> list[SockJSRouter]:
     def settings(**extra: Any) -> dict[str, Any]:
         return {**base, **extra}
 
-    multiplex = MultiplexConnection.create(ann=AnnConnection, bob=BobConnection, carl=CarlConnection)
+    multiplex = MultiplexConnection.create(
+        ann=AnnConnection, bob=BobConnection, carl=CarlConnection
+    )
     return [
         SockJSRouter(EchoConnection, "/echo", settings(response_limit=4096)),
         SockJSRouter(CloseConnection, "/close", settings()),

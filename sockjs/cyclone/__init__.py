@@ -30,7 +30,7 @@ __all__ = [
     "ConnectionInfo",
     "MultiplexConnection",
     "SettingsError",
-    "SockJSHTTPConnection",
     "SockJSConnection",
+    "SockJSHTTPConnection",
     "SockJSRouter",
 ]

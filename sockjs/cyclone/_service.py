@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from sockjs.cyclone._clock import Clock, DelayedCall
 from sockjs.cyclone._session import SessionHandle
 from sockjs.protocol import http
 from sockjs.protocol.frames import encode_message
@@ -33,7 +33,7 @@ class Service:
         connection_class: type[SockJSConnection],
         prefix: str,
         options: Options,
-        reactor: IReactorTime,
+        reactor: Clock,
     ) -> None:
         self.connection_class = connection_class
         self.prefix = prefix
@@ -43,7 +43,7 @@ class Service:
         self.iframe_page = IframePage(options.sockjs_url)
         #: Sessions whose application connection is open (for broadcast and stats).
         self.live: set[SessionHandle] = set()
-        self._timer: IDelayedCall | None = None
+        self._timer: DelayedCall | None = None
         self._timer_at: float | None = None
         self._stopped = False
 
@@ -145,4 +145,3 @@ class Service:
             send = getattr(handle, "send_prepared", None)
             if send is not None:
                 send(encoded, message)
-

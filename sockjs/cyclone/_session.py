@@ -119,14 +119,14 @@ class SessionHandle:
                 self.close(CloseCode.INTERNAL_ERROR, CLOSE_REASONS[CloseCode.INTERNAL_ERROR])
                 return
 
-    def receiver_lost(self, token: object) -> None:
+    def receiver_lost(self, token: ReceiverSink) -> None:
         """The attached receiver's connection dropped (PROTOCOL.md 6.8 (a))."""
         receiver = self.core.receiver
         if receiver is not None and receiver.token is token:
             self.core.abort()
             self.settle()
 
-    def resume(self, token: object) -> None:
+    def resume(self, token: ReceiverSink) -> None:
         """The receiver's transport can take more data."""
         receiver = self.core.receiver
         if receiver is not None and receiver.token is token:

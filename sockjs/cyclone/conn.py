@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from sockjs.cyclone._session import SessionHandle
@@ -21,19 +21,19 @@ class SockJSConnection:
 
     # -- hooks ------------------------------------------------------------------
 
-    def connectionMade(self, info: ConnectionInfo) -> bool | None:  # noqa: N802 - public API
+    def connectionMade(self, info: ConnectionInfo) -> bool | None:
         """The session opened. Return ``False`` to refuse it (client gets ``c[3000,...]``)."""
         return None
 
-    def messageReceived(self, message: Any) -> None:  # noqa: N802 - public API
+    def messageReceived(self, message: Any) -> None:
         """One message from the client (usually a ``str``)."""
 
-    def connectionLost(self) -> None:  # noqa: N802 - public API
+    def connectionLost(self) -> None:
         """The session closed (by either side or by expiry). Runs exactly once."""
 
     # -- actions ----------------------------------------------------------------
 
-    def sendMessage(self, message: Any) -> None:  # noqa: N802 - public API
+    def sendMessage(self, message: Any) -> None:
         """Send a message: a ``str`` arrives as a string, other JSON values as themselves."""
         self.session.send_message(message)
 
@@ -60,7 +60,7 @@ class MultiplexConnection(SockJSConnection):
         router = SockJSRouter(Multiplexed, '/multiplex')
     """
 
-    channels: dict[str, type[SockJSConnection]] = {}
+    channels: ClassVar[dict[str, type[SockJSConnection]]] = {}
 
     @classmethod
     def create(cls, **channels: type[SockJSConnection]) -> type[MultiplexConnection]:
@@ -79,15 +79,15 @@ class MultiplexConnection(SockJSConnection):
 
         self._channels = ChannelSet(self, self.channels)
 
-    def connectionMade(self, info: ConnectionInfo) -> bool | None:  # noqa: N802
+    def connectionMade(self, info: ConnectionInfo) -> bool | None:
         """Remember the client details for the channels."""
         self._channels.info = info
         return None
 
-    def messageReceived(self, message: Any) -> None:  # noqa: N802
+    def messageReceived(self, message: Any) -> None:
         """Dispatch one multiplex frame."""
         self._channels.handle(message)
 
-    def connectionLost(self) -> None:  # noqa: N802
+    def connectionLost(self) -> None:
         """Close every open channel."""
         self._channels.close_all()

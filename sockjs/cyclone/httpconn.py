@@ -28,14 +28,16 @@ buffered them, and chunked bodies are rejected by the handlers as empty.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
-from cyclone.httpserver import HTTPConnection, HTTPRequest
-from cyclone.httputil import HTTPHeaders
-from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+
+from cyclone.httpserver import HTTPConnection, HTTPRequest
+from cyclone.httputil import HTTPHeaders
+from sockjs.cyclone._clock import DelayedCall
 
 log = Logger(namespace="sockjs.cyclone.http")
 
@@ -59,19 +61,25 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
     #: Bytes a client may pipeline while a response is still pending.
     max_pipelined_bytes = 65536
 
-    def connectionMade(self) -> None:  # noqa: N802 - Twisted API
+    # Set by Cyclone's HTTPConnection / Twisted's LineReceiver (untyped).
+    content_length: int | None
+    _buffer: bytes
+
+    def connectionMade(self) -> None:
+        """Start with the limits armed (Twisted API)."""
         super().connectionMade()
         self.request_callback = self._dispatch
         self._head_bytes = 0
         self._head_lines = 0
-        self._timeout: IDelayedCall | None = None
+        self._timeout: DelayedCall | None = None
         self._chunked: _ChunkedBody | None = None
         self._taken_over = False
         self._refused = False
 
     # -- head -------------------------------------------------------------------------
 
-    def lineReceived(self, line: bytes) -> None:  # noqa: N802 - Twisted API
+    def lineReceived(self, line: bytes) -> None:
+        """Count head bytes and lines before Cyclone parses them."""
         if self._refused:
             return
         if not self._headersbuffer and not line:
@@ -88,13 +96,14 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             self._head_lines = 0
         super().lineReceived(line)
 
-    def lineLengthExceeded(self, line: bytes) -> None:  # noqa: N802 - Twisted API
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """A header line over ``MAX_LENGTH``: 431."""
         self._refuse(431, "header line too long")
 
     def _on_headers(self, data: bytes) -> None:
         head = _peek_head(data)
         if head is None:
-            super()._on_headers(data)  # Cyclone logs and drops malformed requests
+            self._refuse(400, "malformed request line or headers")
             return
         path, headers = head
         limit = self._body_limit(path)
@@ -138,7 +147,8 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         self._chunk_head = data
         self.setRawMode()
 
-    def rawDataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted API
+    def rawDataReceived(self, data: bytes) -> None:
+        """Body bytes: chunked decoding, or the WebSocket once taken over."""
         if self._refused:
             return
         if self._taken_over:
@@ -166,11 +176,15 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         self.setLineMode()
         self.content_length = None
         super()._on_headers(head)
-        if self.content_length is not None:
+        if self._awaiting_body():
             # Cyclone switched to raw mode waiting for the body: give it now.
             super().rawDataReceived(body)
         if rest:
             self.dataReceived(rest)
+
+    def _awaiting_body(self) -> bool:
+        # Cyclone sets content_length when it switches to raw mode for a body.
+        return self.content_length is not None
 
     # -- one request at a time ------------------------------------------------------------
 
@@ -181,20 +195,21 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             # without pausing the socket, so a client going away is still seen.
             self.paused = True
 
-    def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted API
+    def dataReceived(self, data: bytes) -> None:
+        """Bound what a client may pipeline while a response is parked."""
         if self._refused:
             return
-        if self.paused and not self._taken_over:
-            if len(self._buffer) + len(data) > self.max_pipelined_bytes:
-                self._refuse(413, "too much pipelined data")
-                return
+        holding = self.paused and not self._taken_over
+        if holding and len(self._buffer) + len(data) > self.max_pipelined_bytes:
+            self._refuse(413, "too much pipelined data")
+            return
         super().dataReceived(data)
 
     def _finish_request(self) -> None:
         super()._finish_request()
         if self.paused and not self._taken_over and self.transport is not None:
             self.paused = False
-            if not self.transport.disconnecting:
+            if not self.transport.disconnecting:  # resume the held pipelined bytes
                 self.dataReceived(b"")
 
     # -- taking over the socket (WebSocket) -----------------------------------------------
@@ -212,7 +227,8 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
 
     # -- failures ------------------------------------------------------------------------
 
-    def connectionLost(self, reason: Failure) -> None:  # noqa: N802 - Twisted API
+    def connectionLost(self, reason: Failure) -> None:
+        """Cancel the request timer."""
         self._cancel_timeout()
         super().connectionLost(reason)
 
@@ -336,12 +352,22 @@ class _ChunkedBody:
         return None
 
 
+_METHOD = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TARGET = re.compile(rb"/[\x21-\x7e]*")
+_VERSION = re.compile(rb"HTTP/1\.[01]")
+
+
 def _peek_head(data: bytes) -> tuple[str, HTTPHeaders] | None:
     eol = data.find(b"\r\n")
     if eol < 0:
-        return None
+        eol = len(data)
     parts = data[:eol].split(b" ")
-    if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+    if (
+        len(parts) != 3
+        or not _METHOD.fullmatch(parts[0])
+        or not _TARGET.fullmatch(parts[1])
+        or not _VERSION.fullmatch(parts[2])
+    ):
         return None
     try:
         headers = HTTPHeaders.parse(data[eol:].decode("latin-1"))
@@ -352,6 +378,10 @@ def _peek_head(data: bytes) -> tuple[str, HTTPHeaders] | None:
 
 
 def _with_content_length(head: bytes, length: int) -> bytes:
-    lines = [line for line in head.split(b"\r\n") if line and not line.lower().startswith(b"content-length:")]
+    lines = [
+        line
+        for line in head.split(b"\r\n")
+        if line and not line.lower().startswith(b"content-length:")
+    ]
     lines.append(b"Content-Length: %d" % length)
     return b"\r\n".join(lines) + b"\r\n\r\n"

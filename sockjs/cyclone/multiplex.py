@@ -80,9 +80,9 @@ class ChannelSession:
     def close(self, code: int = 3000, reason: str = "Go away!") -> None:
         """End the channel: the client gets ``uns,<topic>``; the session stays open."""
         del code, reason  # the multiplex protocol has no close codes
-        if self._channels.forget(self.topic) is not None:
-            if not self._channels.parent.is_closed:
-                self._channels.parent.sendMessage(f"uns,{self.topic}")
+        closed_now = self._channels.forget(self.topic) is not None
+        if closed_now and not self._channels.parent.is_closed:
+            self._channels.parent.sendMessage(f"uns,{self.topic}")
 
     def broadcast(self, clients: Any, message: Any) -> None:
         """Send ``message`` to each channel connection in ``clients``."""

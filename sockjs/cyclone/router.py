@@ -6,8 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cyclone.web import URLSpec
-from twisted.internet.interfaces import IReactorTime
-
+from sockjs.cyclone._clock import Clock
 from sockjs.cyclone._service import Service
 from sockjs.cyclone.handlers import base, receivers, senders, static, websocket
 from sockjs.protocol.options import Options
@@ -52,13 +51,12 @@ class SockJSRouter:
         connection: type[SockJSConnection],
         prefix: str = "",
         user_settings: Mapping[str, Any] | None = None,
-        reactor: IReactorTime | None = None,
+        reactor: Clock | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as global_reactor
 
-            reactor = global_reactor  # type: ignore[assignment]
-        assert reactor is not None
+            reactor = global_reactor
         self.connection = connection
         self.prefix = normalize_prefix(prefix)
         self.options = Options.from_settings(user_settings)

@@ -76,7 +76,7 @@ class Options:
                 f"known: {sorted(TRANSPORT_NAMES)}"
             )
         url = self.sockjs_url
-        if '"' in url or not (url.startswith("/") or url.startswith("http")):
+        if '"' in url or not (url.startswith(("/", "http"))):
             raise SettingsError(
                 "setting 'sockjs_url' must start with '/' or 'http' and contain no '\"', "
                 f"got {url!r}"

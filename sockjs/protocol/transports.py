@@ -79,7 +79,9 @@ def _eventsource(frame: str) -> bytes:
 def _htmlfile(frame: str) -> bytes:
     # Inside an inline <script>, '<' could end the element ("</script>");
     # \u003c is the same character to the JavaScript parser (PROTOCOL.md 7.7).
-    return ("<script>\np(" + json_encode(frame).replace("<", "\\u003c") + ");\n</script>\r\n").encode()
+    return (
+        "<script>\np(" + json_encode(frame).replace("<", "\\u003c") + ");\n</script>\r\n"
+    ).encode()
 
 
 def _websocket(frame: str) -> bytes:
@@ -93,7 +95,7 @@ WEBSOCKET = Wire("websocket", True, b"", _websocket)
 
 
 def jsonp(callback: str) -> Wire:
-    """Wire of ``jsonp``: ``callback("frame");\\r\\n``, one frame per response."""
+    r"""Wire of ``jsonp``: ``callback("frame");\\r\\n``, one frame per response."""
     prefix = callback + "("
 
     def wrap(frame: str) -> bytes:

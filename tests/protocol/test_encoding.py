@@ -103,7 +103,7 @@ def test_non_string_elements_are_kept() -> None:
 
 def test_all_client_escapes_decode() -> None:
     """Checklist 59: standard \\uXXXX escapes decode to the characters."""
-    chars = "".join(chr(c) for c in range(0x2000, 0x2100)) + "\u00ad\ufeff\"\\"
+    chars = "".join(chr(c) for c in range(0x2000, 0x2100)) + '\u00ad\ufeff"\\'
     body = json.dumps([chars], ensure_ascii=True)
     assert decode_payload(body.encode()) == [chars]
 

@@ -238,9 +238,7 @@ def test_slow_consumer_is_closed() -> None:
     big = '"' + "x" * 60 + '"'
     assert session.send(big, 0) is None
     output = session.send(big, 0)
-    assert output == Output(
-        [b'c[1013,"Slow consumer: too many queued bytes"]\n'], end=True
-    )
+    assert output == Output([b'c[1013,"Slow consumer: too many queued bytes"]\n'], end=True)
     assert session.close_code == CloseCode.SLOW_CONSUMER
     assert session.state == SessionState.CLOSING
 

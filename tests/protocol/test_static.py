@@ -98,14 +98,28 @@ def test_routes() -> None:
     assert match("/echo/info/") == ["info"]
     assert match("/echo/000/S/xhr/") == ["xhr"]
     assert match("/echo/abcdefgh_i-j%20/abcdefg_i-j%20/xhr") == ["xhr"]
-    for path in ["/echo/a", "/echo//", "/echo/a/a", "/echo/a./a/xhr", "/echo/././xhr",
-                 "/echo///xhr", "/echo/000/S/XHR", "/echo/iframe.htm", "/echo/IFRAME.HTML",
-                 "/echo/iframe-/.html", "/echo//xhr"]:
+    for path in [
+        "/echo/a",
+        "/echo//",
+        "/echo/a/a",
+        "/echo/a./a/xhr",
+        "/echo/././xhr",
+        "/echo///xhr",
+        "/echo/000/S/XHR",
+        "/echo/iframe.htm",
+        "/echo/IFRAME.HTML",
+        "/echo/iframe-/.html",
+        "/echo//xhr",
+    ]:
         assert match(path) == [], path
-    for path in ["/echo/iframe.html", "/echo/iframe-a.html", "/echo/iframe-0.1.2abc-dirty.2144.html"]:
+    for path in [
+        "/echo/iframe.html",
+        "/echo/iframe-a.html",
+        "/echo/iframe-0.1.2abc-dirty.2144.html",
+    ]:
         assert match(path) == ["iframe"], path
-    assert dict((r.name, r.allow) for r in routing.ROUTES)["info"] == "OPTIONS, GET"
-    assert dict((r.name, r.allow) for r in routing.ROUTES)["xhr"] == "POST, OPTIONS"
+    assert {r.name: r.allow for r in routing.ROUTES}["info"] == "OPTIONS, GET"
+    assert {r.name: r.allow for r in routing.ROUTES}["xhr"] == "POST, OPTIONS"
     assert re.match(routing.catch_all_pattern("/echo"), "/echo/anything/else")
     assert not re.match(routing.catch_all_pattern("/echo"), "/echoes")
 
@@ -140,5 +154,7 @@ def test_core_imports_no_io() -> None:
         "bad = [m for m in ('twisted', 'cyclone', 'socket', 'asyncio', 'websockets') if m in new]\n"
         "print(','.join(bad))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == ""

@@ -8,12 +8,13 @@ chunked encoding is broken on Python 3 (CYCLONE.md), so it is bypassed.
 
 from __future__ import annotations
 
+import contextlib
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-import cyclone.web
 from twisted.logger import Logger
 
+import cyclone.web
 from sockjs.protocol import http
 from sockjs.protocol.errors import PeerError
 
@@ -90,7 +91,9 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
 
     def cors_headers(self) -> None:
         """Add the CORS block of PROTOCOL.md 4.1."""
-        self.add_headers(http.cors(self.header("Origin"), self.header("Access-Control-Request-Headers")))
+        self.add_headers(
+            http.cors(self.header("Origin"), self.header("Access-Control-Request-Headers"))
+        )
 
     def session_headers(self) -> None:
         """No-cache profile and, on ``jsessionid`` services, the cookie (4.3, 4.4)."""
@@ -220,7 +223,8 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
     def _request_summary(self) -> str:
         # Cyclone logs this for every request. Server and session ids act as
         # bearer tokens, so the log names the service and the route only.
-        return f"{self.request.method} {self.service.prefix}/<{self.route_name}> ({self.request.remote_ip})"
+        request = self.request
+        return f"{request.method} {self.service.prefix}/<{self.route_name}> ({request.remote_ip})"
 
     def get_status(self) -> int:
         """Status of the response (used by Cyclone's request log)."""
@@ -230,10 +234,8 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
 def _set_no_delay(transport: Any) -> None:
     set_no_delay = getattr(transport, "setTcpNoDelay", None)
     if set_no_delay is not None:
-        try:
+        with contextlib.suppress(OSError):  # not a TCP socket (UNIX sockets)
             set_no_delay(True)
-        except OSError:  # not a TCP socket (tests, UNIX sockets)
-            pass
 
 
 class NotFoundHandler(SockJSHandler):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from zope.interface import implementer
 from twisted.internet.interfaces import IPushProducer
+from zope.interface import implementer
 
 from sockjs.cyclone.conninfo import ConnectionInfo, normalize_ip
 from sockjs.cyclone.handlers.base import SockJSHandler
@@ -129,9 +129,10 @@ class ReceiverHandler(SockJSHandler):
 
     def pauseProducing(self) -> None:
         """The client's socket is full: queue frames in the session."""
-        if self._handle is not None and self._handle.core.receiver is not None:
-            if self._handle.core.receiver.token is self:
-                self._handle.core.pause()
+        handle = self._handle
+        receiver = handle.core.receiver if handle is not None else None
+        if handle is not None and receiver is not None and receiver.token is self:
+            handle.core.pause()
 
     def resumeProducing(self) -> None:
         """The client reads again: write what queued."""
