@@ -14,7 +14,8 @@ from sockjs.protocol.frames import encode_message
 from sockjs.protocol.info import IframePage
 from sockjs.protocol.options import Options
 from sockjs.protocol.registry import SessionRegistry
-from sockjs.protocol.session import Receiver
+from sockjs.protocol.session import Receiver, SessionState
+from sockjs.protocol.stats import Stats
 from sockjs.protocol.transports import Wire
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class Service:
         self.iframe_page = IframePage(options.sockjs_url)
         #: Sessions whose application connection is open (for broadcast and stats).
         self.live: set[SessionHandle] = set()
+        self.stats = Stats()
         self._timer: DelayedCall | None = None
         self._timer_at: float | None = None
         self._stopped = False
@@ -72,9 +74,13 @@ class Service:
         now = self.now()
         for core in self.registry.due(now):
             receiver = core.receiver
+            was_open = core.state == SessionState.OPEN
             output = core.handle_timer(now)
             if output is not None and receiver is not None:
+                self.stats.heartbeat()
                 receiver.token.write_output(output)
+            elif was_open and core.state == SessionState.CLOSED:
+                self.stats.sessions_expired += 1
             handle: SessionHandle = core.owner
             handle.settle()
         self.reschedule()

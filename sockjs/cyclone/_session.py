@@ -33,7 +33,7 @@ class SessionHandle:
     at the time of the call.
     """
 
-    __slots__ = ("_lost", "conn", "core", "info", "remote_ip", "service")
+    __slots__ = ("_counted", "_lost", "conn", "core", "info", "remote_ip", "service")
 
     def __init__(self, service: Service, core: Session, info: ConnectionInfo) -> None:
         self.service = service
@@ -42,6 +42,7 @@ class SessionHandle:
         self.remote_ip = info.ip
         self.conn: SockJSConnection | None = None
         self._lost = False
+        self._counted = False
         core.owner = self
 
     # -- application API ----------------------------------------------------------
@@ -63,7 +64,9 @@ class SessionHandle:
         if core.state != SessionState.OPEN:
             return
         receiver = core.receiver
-        output = core.send(encoded, self.service.now())
+        now = self.service.now()
+        self.service.stats.sent(1, now)
+        output = core.send(encoded, now)
         if output is not None and receiver is not None:
             receiver.token.write_output(output)
         self.settle()
@@ -93,6 +96,8 @@ class SessionHandle:
         conn = self.service.connection_class(self)
         self.conn = conn
         self.service.live.add(self)
+        self.service.stats.session_opened(self.info.transport)
+        self._counted = True
         try:
             accepted = conn.connectionMade(self.info)
         except Exception:
@@ -109,6 +114,10 @@ class SessionHandle:
 
     def deliver(self, messages: Iterable[Any]) -> None:
         """Hand incoming messages to the application, in order, while OPEN."""
+        if not isinstance(messages, list):
+            messages = list(messages)
+        if self.core.accepts_messages:
+            self.service.stats.received(len(messages), self.service.now())
         for message in messages:
             conn = self.conn
             if conn is None or not self.core.accepts_messages:
@@ -138,6 +147,9 @@ class SessionHandle:
     def settle(self) -> None:
         """After any core call: notify the app of a close, drop dead sessions, re-arm."""
         state = self.core.state
+        if state >= SessionState.CLOSING and self._counted:
+            self._counted = False
+            self.service.stats.session_closed(self.info.transport)
         if state >= SessionState.CLOSING and not self._lost:
             self._lost = True
             conn = self.conn

@@ -9,6 +9,7 @@ from cyclone.web import URLSpec
 from sockjs.cyclone._clock import Clock
 from sockjs.cyclone._service import Service
 from sockjs.cyclone.handlers import base, receivers, senders, static, websocket
+from sockjs.cyclone.stats import StatsCollector
 from sockjs.protocol.options import Options
 from sockjs.protocol.routing import (
     ROUTE_TRANSPORT,
@@ -61,6 +62,8 @@ class SockJSRouter:
         self.prefix = normalize_prefix(prefix)
         self.options = Options.from_settings(user_settings)
         self._service = Service(connection, self.prefix, self.options, reactor)
+        #: Counters and rates (``router.stats.dump()``, as in the old project).
+        self.stats = StatsCollector(self._service.stats, reactor)
         self._urls = self._build_urls()
 
     @property

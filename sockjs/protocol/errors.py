@@ -20,6 +20,8 @@ class PeerError(SockJSError):
 
     status = 500
     body = "500 - Internal Server Error"
+    #: Short name used in stats and logs.
+    kind = "internal"
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or self.body)
@@ -30,12 +32,14 @@ class PayloadExpected(PeerError):
     """Empty body, or a payload that is not a JSON array (section 3.4)."""
 
     body = "Payload expected."
+    kind = "payload_expected"
 
 
 class BrokenJSON(PeerError):
     """The payload is not valid JSON or not valid UTF-8 (section 3.4)."""
 
     body = "Broken JSON encoding."
+    kind = "bad_json"
 
 
 class SessionNotFound(PeerError):
@@ -43,18 +47,21 @@ class SessionNotFound(PeerError):
 
     status = 404
     body = "404 Error: Page not found\n"
+    kind = "no_session"
 
 
 class CallbackRequired(PeerError):
     """``jsonp``/``htmlfile`` without a ``c`` parameter (section 7.4)."""
 
     body = '"callback" parameter required'
+    kind = "bad_callback"
 
 
 class InvalidCallback(PeerError):
     """A callback name with characters outside ``A-Z a-z 0-9 _ - .`` (section 7.4)."""
 
     body = 'invalid "callback" parameter'
+    kind = "bad_callback"
 
 
 class BodyTooLarge(PeerError):
@@ -62,3 +69,4 @@ class BodyTooLarge(PeerError):
 
     status = 413
     body = "Request body too large."
+    kind = "body_too_large"

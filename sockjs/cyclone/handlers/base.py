@@ -126,6 +126,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
 
     def respond_error(self, error: PeerError) -> None:
         """Answer a peer fault with the status and body it carries."""
+        self.service.stats.error(error.kind)
         if self._response_started:
             self.end_stream()
             return

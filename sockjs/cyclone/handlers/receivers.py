@@ -37,6 +37,7 @@ class ReceiverHandler(SockJSHandler):
         self.wire: Wire = transports.XHR
         self._handle: SessionHandle | None = None
         self._producing = False
+        self._counted = False
 
     def transport_headers(self) -> None:
         """CORS (xhr family), no-cache and cookie: also on this route's errors."""
@@ -65,6 +66,8 @@ class ReceiverHandler(SockJSHandler):
     def begin_response(self, handle: SessionHandle) -> None:
         """Start the response; streaming ones send their head and prelude now."""
         self._handle = handle
+        self._counted = True
+        self.service.stats.connection_opened(self.now())
         if self.wire.streaming:
             self.start_stream(self.content_type, self.wire.prelude)
 
@@ -111,12 +114,19 @@ class ReceiverHandler(SockJSHandler):
             return
         self._response_finished = True
         self._unregister()
+        self._uncount()
         if self._handle is not None:
             self._handle.receiver_lost(self)
 
     def on_response_finished(self) -> None:
         """Release the transport's producer slot."""
         self._unregister()
+        self._uncount()
+
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.service.stats.connection_closed()
 
     def _unregister(self) -> None:
         if self._producing:
