@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 from twisted.logger import Logger
 
 from sockjs.cyclone._clock import Clock, DelayedCall
-from sockjs.cyclone._session import SessionHandle
+from sockjs.cyclone._session import CloseInfo, ConnectionSession, SessionHandle
 from sockjs.protocol import http
+from sockjs.protocol.clientip import parse_networks
 from sockjs.protocol.frames import encode_message
 from sockjs.protocol.info import IframePage
 from sockjs.protocol.options import Options
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from sockjs.cyclone.handlers.receivers import ReceiverHandler
 
 log = Logger(namespace="sockjs.cyclone")
+
+SHUTDOWN = CloseInfo(1001, "Server going away", "server")
 
 
 class Service:
@@ -43,8 +46,9 @@ class Service:
         self.registry = SessionRegistry(options)
         self.iframe_page = IframePage(options.sockjs_url)
         #: Sessions whose application connection is open (for broadcast and stats).
-        self.live: set[SessionHandle] = set()
+        self.live: set[ConnectionSession] = set()
         self.stats = Stats()
+        self.trusted_proxies = parse_networks(options.trusted_proxies)
         self._timer: DelayedCall | None = None
         self._timer_at: float | None = None
         self._stopped = False
@@ -79,10 +83,12 @@ class Service:
             if output is not None and receiver is not None:
                 self.stats.heartbeat()
                 receiver.token.write_output(output)
-            elif was_open and core.state == SessionState.CLOSED:
-                self.stats.sessions_expired += 1
             handle: SessionHandle = core.owner
-            handle.settle()
+            if was_open and core.state == SessionState.CLOSED:
+                self.stats.sessions_expired += 1
+                handle.expired()
+            else:
+                handle.settle()
         self.reschedule()
 
     def stop(self) -> None:
@@ -95,6 +101,7 @@ class Service:
         for core in self.registry:
             handle: SessionHandle = core.owner
             receiver = core.receiver
+            handle.close_info = handle.close_info or SHUTDOWN
             core.forget()
             if receiver is not None:
                 receiver.token.abort_response()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from sockjs.cyclone.conninfo import ConnectionInfo
 from sockjs.protocol.frames import CLOSE_REASONS, CloseCode, encode_message
@@ -17,6 +22,34 @@ if TYPE_CHECKING:
 
 log = Logger(namespace="sockjs.cyclone")
 
+_FAILED = object()
+
+
+class ConnectionSession(Protocol):
+    """What a :class:`SockJSConnection` may rely on in ``self.session``.
+
+    Implemented by SockJS sessions (:class:`SessionHandle`), raw WebSocket
+    sessions and multiplex channels.
+    """
+
+    conn: SockJSConnection | None
+
+    @property
+    def is_closed(self) -> bool:
+        """True once closing or closed."""
+
+    def send_message(self, message: Any) -> None:
+        """Send one message to the client."""
+
+    def send_prepared(self, encoded: str, message: Any) -> None:
+        """Broadcast path: the message and its JSON encoding, made once."""
+
+    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
+        """Close the session."""
+
+    def broadcast(self, clients: Iterable[Any], message: Any) -> None:
+        """Send one message to many connections."""
+
 
 class ReceiverSink(Protocol):
     """What a receiving handler offers the glue (a ``Receiver.token``)."""
@@ -25,15 +58,46 @@ class ReceiverSink(Protocol):
         """Write chunks; finish the response when ``output.end``."""
 
 
+@dataclass(frozen=True, slots=True)
+class CloseInfo:
+    """How a session ended, readable from ``connectionLost()``.
+
+    ``initiator`` is ``"application"`` (the app called ``close()``),
+    ``"server"`` (a limit, an application error, shutdown), ``"client"`` (the
+    client closed or went away) or ``"timeout"`` (no receiver for
+    ``disconnect_delay``).
+    """
+
+    code: int
+    reason: str
+    initiator: str
+
+
+EXPIRED = CloseInfo(1000, "Session expired", "timeout")
+INTERRUPTED = CloseInfo(1002, "Connection interrupted", "client")
+
+
 class SessionHandle:
     """The ``session`` object a :class:`SockJSConnection` is built with.
 
     It owns the application connection, forwards application calls to the
     core session and writes what the core returns to the receiver attached
-    at the time of the call.
+    at the time of the call. Incoming messages reach the application in
+    order, even when a hook returns a Deferred or is a coroutine: the next
+    message waits until the previous hook has finished.
     """
 
-    __slots__ = ("_counted", "_lost", "conn", "core", "info", "remote_ip", "service")
+    __slots__ = (
+        "_counted",
+        "_lost",
+        "_pending",
+        "close_info",
+        "conn",
+        "core",
+        "info",
+        "remote_ip",
+        "service",
+    )
 
     def __init__(self, service: Service, core: Session, info: ConnectionInfo) -> None:
         self.service = service
@@ -41,8 +105,11 @@ class SessionHandle:
         self.info = info
         self.remote_ip = info.ip
         self.conn: SockJSConnection | None = None
+        self.close_info: CloseInfo | None = None
         self._lost = False
         self._counted = False
+        # Messages waiting for an asynchronous hook; None while nothing waits.
+        self._pending: deque[Any] | None = None
         core.owner = self
 
     # -- application API ----------------------------------------------------------
@@ -61,7 +128,7 @@ class SessionHandle:
     def send_encoded(self, encoded: str) -> None:
         """Queue a message already encoded once (broadcast path)."""
         core = self.core
-        if core.state != SessionState.OPEN:
+        if not core.accepts_messages:
             return
         receiver = core.receiver
         now = self.service.now()
@@ -69,6 +136,8 @@ class SessionHandle:
         output = core.send(encoded, now)
         if output is not None and receiver is not None:
             receiver.token.write_output(output)
+        if core.state >= SessionState.CLOSING:  # max_queued_bytes closed it
+            self._note_close(CloseInfo(core.close_code or 0, core.close_reason or "", "server"))
         self.settle()
 
     def send_prepared(self, encoded: str, message: Any) -> None:
@@ -78,7 +147,13 @@ class SessionHandle:
 
     def close(self, code: int = 3000, reason: str = "Go away!") -> None:
         """Close the session; the client gets ``c[code,"reason"]``."""
+        self.close_by(code, reason, "application")
+
+    def close_by(self, code: int, reason: str, initiator: str) -> None:
+        """Close the session, recording who asked (see :class:`CloseInfo`)."""
         core = self.core
+        if core.state < SessionState.CLOSING:
+            self._note_close(CloseInfo(code, reason, initiator))
         receiver = core.receiver
         output = core.close(code, reason, self.service.now())
         if output is not None and receiver is not None:
@@ -98,40 +173,74 @@ class SessionHandle:
         self.service.live.add(self)
         self.service.stats.session_opened(self.info.transport)
         self._counted = True
-        try:
-            accepted = conn.connectionMade(self.info)
-        except Exception:
-            log.failure("connectionMade raised; refusing the session")
-            accepted = False
-        if accepted is False:
+        result = self._invoke(conn.connectionMade, self.info)
+        if isinstance(result, Deferred):
+            # Messages that arrive meanwhile wait for connectionMade to finish.
+            self._pending = deque()
+            result.addBoth(self._made)
+            return
+        self._made(result)
+
+    def _made(self, result: Any) -> None:
+        if isinstance(result, Failure):
+            log.failure("connectionMade failed; refusing the session", result)
+            result = False
+        if result is _FAILED or result is False:
             # Refused: the client is told, the application hears nothing more.
             self._lost = True
             self.conn = None
+            self._pending = None
             self.service.live.discard(self)
             if self.core.state == SessionState.OPEN:
-                self.close(CloseCode.GO_AWAY, CLOSE_REASONS[CloseCode.GO_AWAY])
+                self.close_by(CloseCode.GO_AWAY, CLOSE_REASONS[CloseCode.GO_AWAY], "server")
+            self.settle()
+            return
+        self._pump()
         self.settle()
 
     def deliver(self, messages: Iterable[Any]) -> None:
         """Hand incoming messages to the application, in order, while OPEN."""
-        if not isinstance(messages, list):
-            messages = list(messages)
-        if self.core.accepts_messages:
-            self.service.stats.received(len(messages), self.service.now())
-        for message in messages:
+        if not self.core.accepts_messages or (self.conn is None and self._pending is None):
+            return
+        batch = messages if isinstance(messages, list) else list(messages)
+        self.service.stats.received(len(batch), self.service.now())
+        if self._pending is not None:
+            self._pending.extend(batch)
+            return
+        self._pending = deque(batch)
+        self._pump()
+
+    def _pump(self, result: Any = None) -> None:
+        if isinstance(result, Failure):
+            log.failure("messageReceived failed; closing the session", result)
+            self._internal_error()
+            return
+        pending = self._pending
+        while pending:
             conn = self.conn
             if conn is None or not self.core.accepts_messages:
+                break
+            outcome = self._invoke(conn.messageReceived, pending.popleft())
+            if outcome is _FAILED:
+                self._internal_error()
                 return
-            if not self._call_app(conn.messageReceived, message):
-                # A failing handler must not take the server down, nor leave
-                # the client talking to a half-broken session.
-                self.close(CloseCode.INTERNAL_ERROR, CLOSE_REASONS[CloseCode.INTERNAL_ERROR])
+            if isinstance(outcome, Deferred):
+                outcome.addBoth(self._pump)
                 return
+        self._pending = None
 
-    def receiver_lost(self, token: ReceiverSink) -> None:
+    def _internal_error(self) -> None:
+        # A failing handler must not take the server down, nor leave the
+        # client talking to a half-broken session.
+        self._pending = None
+        code = CloseCode.INTERNAL_ERROR
+        self.close_by(code, CLOSE_REASONS[code], "server")
+
+    def receiver_lost(self, token: ReceiverSink, close_info: CloseInfo = INTERRUPTED) -> None:
         """The attached receiver's connection dropped (PROTOCOL.md 6.8 (a))."""
         receiver = self.core.receiver
         if receiver is not None and receiver.token is token:
+            self._note_close(close_info)
             self.core.abort()
             self.settle()
 
@@ -144,26 +253,46 @@ class SessionHandle:
                 receiver.token.write_output(output)
             self.settle()
 
+    def expired(self) -> None:
+        """The disconnect timeout ran out (called by the service timer)."""
+        self._note_close(EXPIRED)
+        self.settle()
+
     def settle(self) -> None:
         """After any core call: notify the app of a close, drop dead sessions, re-arm."""
         state = self.core.state
-        if state >= SessionState.CLOSING and self._counted:
-            self._counted = False
-            self.service.stats.session_closed(self.info.transport)
-        if state >= SessionState.CLOSING and not self._lost:
-            self._lost = True
-            conn = self.conn
-            self.service.live.discard(self)
-            if conn is not None:
-                self._call_app(conn.connectionLost)
+        if state >= SessionState.CLOSING:
+            if self._counted:
+                self._counted = False
+                self.service.stats.session_closed(self.info.transport)
+            if not self._lost:
+                self._lost = True
+                self._pending = None
+                conn = self.conn
+                self.service.live.discard(self)
+                if conn is not None:
+                    outcome = self._invoke(conn.connectionLost)
+                    if isinstance(outcome, Deferred):
+                        outcome.addErrback(lambda f: log.failure("connectionLost failed", f))
         if state == SessionState.CLOSED:
             self.service.registry.discard(self.core)
         self.service.reschedule()
 
-    def _call_app(self, hook: Callable[..., Any], *args: Any) -> bool:
+    def _note_close(self, info: CloseInfo) -> None:
+        if self.close_info is None:
+            self.close_info = info
+
+    def _invoke(self, hook: Callable[..., Any], *args: Any) -> Any:
+        """Run an application hook; a Deferred for async results, ``_FAILED`` on error."""
         try:
-            hook(*args)
+            result = hook(*args)
         except Exception:
-            log.failure("Application hook {hook} raised", hook=getattr(hook, "__qualname__", hook))
-            return False
-        return True
+            log.failure("Application hook {hook} raised", hook=_name(hook))
+            return _FAILED
+        if inspect.iscoroutine(result):
+            return Deferred.fromCoroutine(result)
+        return result
+
+
+def _name(hook: Callable[..., Any]) -> str:
+    return str(getattr(hook, "__qualname__", hook))

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from sockjs.cyclone._session import SessionHandle
+    from sockjs.cyclone._session import CloseInfo, ConnectionSession
     from sockjs.cyclone.conninfo import ConnectionInfo
 
 
@@ -16,20 +16,32 @@ class SockJSConnection:
     Subclasses that define ``__init__`` must call ``super().__init__(session)``.
     """
 
-    def __init__(self, session: SessionHandle) -> None:
+    def __init__(self, session: ConnectionSession) -> None:
         self.session = session
 
     # -- hooks ------------------------------------------------------------------
 
-    def connectionMade(self, info: ConnectionInfo) -> bool | None:
-        """The session opened. Return ``False`` to refuse it (client gets ``c[3000,...]``)."""
+    def connectionMade(self, info: ConnectionInfo) -> Any:  # noqa: N802 - public API
+        """The session opened. Return ``False`` to refuse it (client gets ``c[3000,...]``).
+
+        May return a Deferred or be a coroutine; messages wait until it finishes.
+        Raising refuses the session like returning ``False``.
+        """
         return None
 
-    def messageReceived(self, message: Any) -> None:
-        """One message from the client (usually a ``str``)."""
+    def messageReceived(self, message: Any) -> Any:  # noqa: N802 - public API
+        """One message from the client (usually a ``str``).
 
-    def connectionLost(self) -> None:
-        """The session closed (by either side or by expiry). Runs exactly once."""
+        May return a Deferred or be a coroutine: the next message of this
+        session is delivered only after it finishes. Raising (or failing)
+        closes the session with 1011.
+        """
+
+    def connectionLost(self) -> Any:  # noqa: N802 - public API
+        """The session closed (by either side or by expiry). Runs exactly once.
+
+        :attr:`close_info` tells the code, reason and who closed.
+        """
 
     # -- actions ----------------------------------------------------------------
 
@@ -49,6 +61,14 @@ class SockJSConnection:
     def is_closed(self) -> bool:
         """True once the session is closing or closed."""
         return self.session.is_closed
+
+    @property
+    def close_info(self) -> CloseInfo | None:
+        """Code, reason and initiator of the close, once the session is closing.
+
+        Read it from ``connectionLost()`` (which keeps its no-argument signature).
+        """
+        return getattr(self.session, "close_info", None)
 
 
 class MultiplexConnection(SockJSConnection):
@@ -73,7 +93,7 @@ class MultiplexConnection(SockJSConnection):
             {"channels": {escape_topic(name): conn for name, conn in channels.items()}},
         )
 
-    def __init__(self, session: SessionHandle) -> None:
+    def __init__(self, session: ConnectionSession) -> None:
         super().__init__(session)
         from sockjs.cyclone.multiplex import ChannelSet
 

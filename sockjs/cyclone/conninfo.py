@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from http.cookies import Morsel, SimpleCookie
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sockjs.protocol.clientip import client_ip, normalize_ip
+
+if TYPE_CHECKING:
+    from sockjs.cyclone._service import Service
 
 
-def normalize_ip(ip: str) -> str:
-    """Compare IPv4-mapped IPv6 addresses (``::ffff:1.2.3.4``) as IPv4."""
-    if ip.lower().startswith("::ffff:") and "." in ip:
-        return ip[7:]
-    return ip
+__all__ = ["ConnectionInfo", "from_request", "normalize_ip"]
 
 
 class ConnectionInfo:
@@ -65,3 +66,21 @@ class ConnectionInfo:
 
     def __repr__(self) -> str:
         return f"ConnectionInfo(ip={self.ip!r}, path={self.path!r}, transport={self.transport!r})"
+
+
+def from_request(request: Any, service: Service, transport: str = "") -> ConnectionInfo:
+    """Capture a Cyclone request for the application (no ids, see ConnectionInfo).
+
+    The address honours ``X-Forwarded-For``/``X-Real-IP`` only when the peer is
+    one of the service's ``trusted_proxies``.
+    """
+    headers = dict(request.headers.items())
+    ip = client_ip(request.remote_ip or "", request.headers, service.trusted_proxies)
+    return ConnectionInfo(
+        ip=ip,
+        cookies=request.cookies,
+        arguments=request.arguments,
+        headers=headers,
+        path=service.prefix,
+        transport=transport,
+    )

@@ -8,6 +8,7 @@ into odd behaviour under load.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,8 @@ class Options:
     max_message_size: int = MIB
     #: Origins allowed to open WebSockets; ``None`` allows every origin.
     allowed_origins: tuple[str, ...] | None = None
+    #: Proxies (addresses or CIDR blocks) whose ``X-Forwarded-For``/``X-Real-IP`` is believed.
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("disconnect_delay", "heartbeat_delay", "session_check_interval"):
@@ -75,6 +78,13 @@ class Options:
                 f"setting 'disabled_transports' names unknown transports {sorted(unknown)}; "
                 f"known: {sorted(TRANSPORT_NAMES)}"
             )
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"setting 'trusted_proxies' has an invalid address or network {entry!r}"
+                ) from None
         url = self.sockjs_url
         if '"' in url or not (url.startswith(("/", "http"))):
             raise SettingsError(
@@ -114,6 +124,7 @@ _KINDS: dict[str, str] = {
     "max_queued_bytes": "int",
     "max_message_size": "int",
     "allowed_origins": "origins",
+    "trusted_proxies": "addresses",
 }
 
 
@@ -143,6 +154,12 @@ def _coerce(key: str, value: Any, kind: str) -> Any:
         if not all(isinstance(name, str) for name in value):
             raise wrong("a list of transport names")
         return frozenset(value)
+    if kind == "addresses":
+        if isinstance(value, str) or not isinstance(value, Sequence):
+            raise wrong("a list of addresses or networks")
+        if not all(isinstance(entry, str) for entry in value):
+            raise wrong("a list of addresses or networks")
+        return tuple(value)
     # "origins": None (allow all) or a list of origin patterns.
     if value is None:
         return None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
-from sockjs.cyclone.conninfo import ConnectionInfo, normalize_ip
+from sockjs.cyclone.conninfo import ConnectionInfo, from_request
 from sockjs.cyclone.handlers.base import SockJSHandler
 from sockjs.protocol import http, transports
 from sockjs.protocol.session import Output
@@ -52,14 +52,7 @@ class ReceiverHandler(SockJSHandler):
 
     def connection_info(self) -> ConnectionInfo:
         """Client details for the application (no ids, see ConnectionInfo)."""
-        request = self.request
-        return ConnectionInfo(
-            ip=normalize_ip(request.remote_ip or ""),
-            cookies=request.cookies,
-            arguments=request.arguments,
-            headers=dict(request.headers.items()),
-            path=self.service.prefix,
-        )
+        return from_request(self.request, self.service, self.wire.name)
 
     # -- called by the service and the session glue ---------------------------------
 
