@@ -1,0 +1,62 @@
+# Two entry points for a fresh machine (see README.rst):
+#   make demo   the chat example on http://127.0.0.1:8888
+#   make test   everything CI checks (CI runs exactly this, via .ci/run)
+# Both prepare what they need through scripts/bootstrap.sh first.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8888
+
+export VENV
+
+.PHONY: help demo test bootstrap-demo bootstrap-test \
+        lint format-check typecheck docs cov-protocol pytest format wheel clean
+
+help:
+	@echo "make demo          run the chat example on http://$(HOST):$(PORT)"
+	@echo "make test          lint, format check, mypy, docs, coverage gates, full test suite"
+	@echo "make lint | format-check | typecheck | docs | cov-protocol | pytest   one step"
+	@echo "make format        apply ruff format and ruff's safe fixes"
+	@echo "make wheel         build sdist + wheel into dist/"
+	@echo "make clean         remove build, docs and coverage output (keeps .venv, node_modules)"
+
+demo: bootstrap-demo
+	@$(PY) examples/chat/server.py --host $(HOST) --port $(PORT)
+
+test: bootstrap-test
+	@PY=$(PY) bash scripts/check.sh
+
+bootstrap-demo:
+	@bash scripts/bootstrap.sh demo
+
+bootstrap-test:
+	@bash scripts/bootstrap.sh test
+
+lint: bootstrap-test
+	@PY=$(PY) bash scripts/check.sh lint
+format-check: bootstrap-test
+	@PY=$(PY) bash scripts/check.sh format
+typecheck: bootstrap-test
+	@PY=$(PY) bash scripts/check.sh types
+docs: bootstrap-test
+	@PY=$(PY) bash scripts/check.sh docs
+cov-protocol: bootstrap-test
+	@PY=$(PY) bash scripts/check.sh cov-protocol
+pytest: bootstrap-test
+	@PY=$(PY) bash scripts/check.sh pytest
+
+format: bootstrap-test
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+wheel: bootstrap-test
+	$(PY) -m build --outdir dist .
+
+clean:
+	rm -rf build dist docs/_build .coverage .coverage.* htmlcov .mypy_cache .ruff_cache .hypothesis
+	find . -path ./.venv -prune -o -path ./node_modules -prune -o \
+	    \( -name __pycache__ -o -name '*.egg-info' \) -type d -print0 | xargs -0 rm -rf

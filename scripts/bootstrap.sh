@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Prepare this checkout for `make demo` or `make test`.
+#
+#   scripts/bootstrap.sh demo   venv with the project + sockjs-client from npm
+#   scripts/bootstrap.sh test   the same, plus system packages and test tools
+#
+# Idempotent and quick when everything is present: each part keeps a stamp
+# (a hash of the files it was built from) and is redone only when that hash
+# changes or the stamp is missing.  Nothing is installed by hand: a fresh
+# clone on a fresh machine gets everything from here.
+#
+# Environment:
+#   VENV=.venv                 where the virtualenv lives (relative to the repo)
+#   PYTHON=python3             interpreter that creates the venv (>= 3.11)
+#   SKIP_SYSTEM_PACKAGES=1     do not touch apt (browser tests then skip or fail)
+#   NO_VENV=1                  install into the current interpreter instead
+#                              (used by tox, which brings its own env)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+profile="${1:-test}"
+case "$profile" in
+    demo | test) ;;
+    *)
+        echo "usage: $0 demo|test" >&2
+        exit 2
+        ;;
+esac
+
+VENV="${VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+# --------------------------------------------------------------------------
+# System packages (Debian).  Only for `test`: the demo needs none.
+#   chromium      Debian's browser at /usr/bin/chromium, driven by Playwright
+#                 in tests/e2e (Playwright never downloads a browser here).
+# Later issues add their servers to this list:
+#   redis-server  shared pub/sub broker tests
+#   haproxy       sticky load-balancer (cluster) tests
+# --------------------------------------------------------------------------
+APT_PACKAGES_TEST=(chromium)
+
+log() { printf '[bootstrap] %s\n' "$*"; }
+
+sha() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "[bootstrap] need root to run: $*" >&2
+        echo "[bootstrap] (or set SKIP_SYSTEM_PACKAGES=1 and install them yourself)" >&2
+        exit 1
+    fi
+}
+
+is_installed() {
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = "installed" ]
+}
+
+ensure_apt_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        is_installed "$pkg" || missing+=("$pkg")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    if [ "${SKIP_SYSTEM_PACKAGES:-}" = 1 ]; then
+        log "SKIP_SYSTEM_PACKAGES=1: not installing ${missing[*]}"
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        log "no apt-get here; please install: ${missing[*]}"
+        return 0
+    fi
+    log "apt-get install ${missing[*]}"
+    # The package lists are refreshed once, and only because something is missing.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_node_modules() {
+    if ! command -v npm >/dev/null 2>&1; then
+        ensure_apt_packages nodejs npm
+    fi
+    local stamp=node_modules/.bootstrap-stamp want
+    want="$(sha package.json package-lock.json)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
+        && [ -f node_modules/sockjs-client/dist/sockjs.min.js ]; then
+        return 0
+    fi
+    log "npm ci (sockjs-client for the pages)"
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$want" >"$stamp"
+}
+
+# Runtime dependencies come from pyproject.toml, the single place they are listed.
+runtime_requirements() {
+    "$1" - <<'PY'
+import tomllib
+
+with open("pyproject.toml", "rb") as f:
+    print("\n".join(tomllib.load(f)["project"]["dependencies"]))
+PY
+}
+
+ensure_python_env() {
+    local py
+    if [ "${NO_VENV:-}" = 1 ]; then
+        py="$(command -v python)"
+    else
+        py="$VENV/bin/python"
+        # A venv whose interpreter has gone (base Python moved) is rebuilt.
+        if [ -e "$VENV" ] && ! "$py" -c 'import sys' >/dev/null 2>&1; then
+            log "$VENV is broken; recreating it"
+            rm -rf -- "$VENV"
+        fi
+        if [ ! -x "$py" ]; then
+            "$PYTHON" - <<'PY' || { echo "[bootstrap] Python >= 3.11 needed (set PYTHON=...)" >&2; exit 1; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+            log "creating $VENV"
+            "$PYTHON" -m venv "$VENV"
+        fi
+    fi
+
+    local prefix stamp want
+    prefix="$("$py" -c 'import sys; print(sys.prefix)')"
+    stamp="$prefix/.bootstrap-$profile"
+    want="$( (sha pyproject.toml setup.py requirements-test.txt scripts/bootstrap.sh; "$py" -V) | sha256sum | cut -d' ' -f1)"
+    # A test env is a superset of a demo env, so either stamp will do for demo.
+    local ok_stamps=("$stamp")
+    [ "$profile" = demo ] && ok_stamps+=("$prefix/.bootstrap-test")
+    local s
+    for s in "${ok_stamps[@]}"; do
+        if [ -f "$s" ] && [ "$(cat "$s")" = "$want" ]; then
+            return 0
+        fi
+    done
+
+    local pip=("$py" -m pip --disable-pip-version-check -q)
+    local reqs=()
+    mapfile -t reqs < <(runtime_requirements "$py")
+    # setuptools is needed in the env because the editable install below
+    # does not use build isolation (saves building a throwaway env each time).
+    reqs+=("setuptools>=77")
+    if [ "$profile" = test ]; then
+        reqs+=(-r requirements-test.txt)
+        log "pip install: runtime + test dependencies"
+    else
+        log "pip install: runtime dependencies"
+    fi
+    quietly "${pip[@]}" install "${reqs[@]}"
+    # cyclone 1.3's metadata pins twisted==19.2.1 (no build on 3.11): install
+    # it without its dependencies, next to the modern Twisted installed above.
+    quietly "${pip[@]}" install --no-deps "cyclone==1.3"
+    quietly "${pip[@]}" install --no-deps --no-build-isolation -e .
+    echo "$want" >"$stamp"
+}
+
+# Run a command with its output kept aside, shown only if it fails (pip and
+# setuptools print warnings that are noise on success).
+quietly() {
+    local out status=0
+    out="$(mktemp)"
+    "$@" >"$out" 2>&1 || status=$?
+    if [ "$status" -ne 0 ]; then
+        echo "[bootstrap] failed ($status): $*" >&2
+        cat "$out" >&2
+    fi
+    rm -f -- "$out"
+    return "$status"
+}
+
+if [ "$profile" = test ]; then
+    ensure_apt_packages "${APT_PACKAGES_TEST[@]}"
+fi
+ensure_node_modules
+ensure_python_env
