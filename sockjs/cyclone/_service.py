@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.logger import Logger
 
 from sockjs.cyclone._clock import Clock, DelayedCall
+from sockjs.cyclone._rawsession import RawSessionHandle
 from sockjs.cyclone._session import CloseInfo, ConnectionSession, SessionHandle
+from sockjs.cyclone.pubsub import Broker, Hub, InProcessBroker
 from sockjs.protocol import http
 from sockjs.protocol.clientip import parse_networks
 from sockjs.protocol.frames import encode_message
@@ -38,6 +40,7 @@ class Service:
         prefix: str,
         options: Options,
         reactor: Clock,
+        broker: Broker | None = None,
     ) -> None:
         self.connection_class = connection_class
         self.prefix = prefix
@@ -45,8 +48,11 @@ class Service:
         self.reactor = reactor
         self.registry = SessionRegistry(options)
         self.iframe_page = IframePage(options.sockjs_url)
+        #: Publish/subscribe fan-out (a new in-process broker unless one is given).
+        self.pubsub = Hub(self, broker if broker is not None else InProcessBroker())
         #: Sessions whose application connection is open (for broadcast and stats).
-        self.live: set[ConnectionSession] = set()
+        #: Leaving it (every close path calls ``discard``) ends the session's subscriptions.
+        self.live: set[ConnectionSession] = _LiveSessions(self.pubsub.session_closed)
         self.stats = Stats()
         self.trusted_proxies = parse_networks(options.trusted_proxies)
         self._timer: DelayedCall | None = None
@@ -106,6 +112,10 @@ class Service:
             if receiver is not None:
                 receiver.token.abort_response()
             handle.settle()
+        for live in list(self.live):
+            # Raw WebSockets have no core session in the registry.
+            if isinstance(live, RawSessionHandle):
+                live.close_by(SHUTDOWN.code, SHUTDOWN.reason, SHUTDOWN.initiator)
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -158,3 +168,17 @@ class Service:
             send = getattr(handle, "send_prepared", None)
             if send is not None:
                 send(encoded, message)
+
+
+class _LiveSessions(set["ConnectionSession"]):
+    """``Service.live``: a set that reports each session leaving it."""
+
+    def __init__(self, on_leave: Callable[[ConnectionSession], None]) -> None:
+        super().__init__()
+        self._on_leave = on_leave
+
+    def discard(self, session: object) -> None:
+        """Remove ``session``; the first removal tells ``on_leave``."""
+        if session in self:
+            super().discard(session)
+            self._on_leave(cast("ConnectionSession", session))

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from sockjs.cyclone.pubsub import hub_for
+
 if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
     from sockjs.cyclone._session import CloseInfo, ConnectionSession
     from sockjs.cyclone.conninfo import ConnectionInfo
 
@@ -21,7 +25,7 @@ class SockJSConnection:
 
     # -- hooks ------------------------------------------------------------------
 
-    def connectionMade(self, info: ConnectionInfo) -> Any:  # noqa: N802 - public API
+    def connectionMade(self, info: ConnectionInfo) -> Any:
         """The session opened. Return ``False`` to refuse it (client gets ``c[3000,...]``).
 
         May return a Deferred or be a coroutine; messages wait until it finishes.
@@ -29,7 +33,7 @@ class SockJSConnection:
         """
         return None
 
-    def messageReceived(self, message: Any) -> Any:  # noqa: N802 - public API
+    def messageReceived(self, message: Any) -> Any:
         """One message from the client (usually a ``str``).
 
         May return a Deferred or be a coroutine: the next message of this
@@ -37,7 +41,7 @@ class SockJSConnection:
         closes the session with 1011.
         """
 
-    def connectionLost(self) -> Any:  # noqa: N802 - public API
+    def connectionLost(self) -> Any:
         """The session closed (by either side or by expiry). Runs exactly once.
 
         :attr:`close_info` tells the code, reason and who closed.
@@ -56,6 +60,31 @@ class SockJSConnection:
     def close(self, code: int = 3000, reason: str = "Go away!") -> None:
         """Close the session; the client receives ``c[code,"reason"]``."""
         self.session.close(code, reason)
+
+    # -- publish/subscribe (sockjs.cyclone.pubsub) ------------------------------
+
+    def subscribe(self, channel: str) -> None:
+        """Receive every message later published on ``channel``, as if sent to us.
+
+        Lasts until :meth:`unsubscribe` or the end of the session (whichever
+        comes first); subscribing twice is the same as once, and a closed
+        session cannot subscribe. Each message is encoded once per process
+        for all its subscribers.
+        """
+        hub_for(self.session).subscribe(self.session, channel)
+
+    def unsubscribe(self, channel: str) -> None:
+        """Stop receiving ``channel`` (no effect if not subscribed)."""
+        hub_for(self.session).unsubscribe(self.session, channel)
+
+    def publish(self, channel: str, message: Any) -> Deferred[None]:
+        """Send ``message`` (a JSON value) to every session subscribed to ``channel``.
+
+        This connection receives it too if it is subscribed. With a shared
+        broker, subscribers on other routers or processes receive it as well.
+        The Deferred fires once the broker has accepted the message.
+        """
+        return hub_for(self.session).publish(channel, message)
 
     @property
     def is_closed(self) -> bool:

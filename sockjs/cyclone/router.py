@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.defer import Deferred
+
 from cyclone.web import URLSpec
 from sockjs.cyclone._clock import Clock
 from sockjs.cyclone._service import Service
 from sockjs.cyclone.handlers import base, receivers, senders, static, websocket
+from sockjs.cyclone.pubsub import Broker
 from sockjs.cyclone.stats import StatsCollector
 from sockjs.protocol.options import Options
 from sockjs.protocol.routing import (
@@ -45,6 +48,9 @@ class SockJSRouter:
     :class:`sockjs.protocol.options.Options`); unknown keys, wrong types and
     out-of-range values raise :class:`~sockjs.protocol.options.SettingsError`.
     ``reactor`` defaults to the global Twisted reactor, imported lazily.
+    ``broker`` carries publish/subscribe channels (:mod:`sockjs.cyclone.pubsub`);
+    each router gets its own in-process broker unless one is given, so pass
+    the same broker to routers that should share channels.
     """
 
     def __init__(
@@ -53,6 +59,7 @@ class SockJSRouter:
         prefix: str = "",
         user_settings: Mapping[str, Any] | None = None,
         reactor: Clock | None = None,
+        broker: Broker | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -61,7 +68,7 @@ class SockJSRouter:
         self.connection = connection
         self.prefix = normalize_prefix(prefix)
         self.options = Options.from_settings(user_settings)
-        self._service = Service(connection, self.prefix, self.options, reactor)
+        self._service = Service(connection, self.prefix, self.options, reactor, broker)
         #: Counters and rates (``router.stats.dump()``, as in the old project).
         self.stats = StatsCollector(self._service.stats, reactor)
         self._urls = self._build_urls()
@@ -84,6 +91,20 @@ class SockJSRouter:
     def broadcast(self, clients: Iterable[Any], message: Any) -> None:
         """Send ``message`` to every connection in ``clients``, encoded once."""
         self._service.broadcast(clients, message)
+
+    @property
+    def broker(self) -> Broker:
+        """The publish/subscribe broker this router's sessions use."""
+        return self._service.pubsub.broker
+
+    def publish(self, channel: str, message: Any) -> Deferred[None]:
+        """Publish ``message`` on ``channel`` to every subscribed session.
+
+        The same as ``SockJSConnection.publish``, for code outside any
+        connection (a ticker, a web handler). The Deferred fires once the
+        broker has accepted the message.
+        """
+        return self._service.pubsub.publish(channel, message)
 
     @property
     def connections(self) -> list[SockJSConnection]:
