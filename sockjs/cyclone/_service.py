@@ -121,6 +121,10 @@ class Service:
 
     def attach_receiver(self, handler: ReceiverHandler, session_id: str, wire: Wire) -> None:
         """Run PROTOCOL.md 6.3 for a receiving request and write the result."""
+        if self._stopped:
+            # No timer runs any more, so a new session could never expire.
+            handler.respond(503, [], b"Service stopped.")
+            return
         now = self.now()
         core = self.registry.get(session_id)
         info = handler.connection_info()

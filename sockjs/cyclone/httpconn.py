@@ -30,13 +30,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from io import BytesIO
+from tempfile import TemporaryFile
 from typing import Any
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from cyclone.escape import parse_qs_bytes
 from cyclone.httpserver import HTTPConnection, HTTPRequest
-from cyclone.httputil import HTTPHeaders
+from cyclone.httputil import HTTPHeaders, parse_multipart_form_data
 from sockjs.cyclone._clock import DelayedCall
 
 log = Logger(namespace="sockjs.cyclone.http")
@@ -64,6 +67,7 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
     # Set by Cyclone's HTTPConnection / Twisted's LineReceiver (untyped).
     content_length: int | None
     _buffer: bytes
+    _contentbuffer: Any
 
     def connectionMade(self) -> None:
         """Start with the limits armed (Twisted API)."""
@@ -101,31 +105,61 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         self._refuse(431, "header line too long")
 
     def _on_headers(self, data: bytes) -> None:
-        head = _peek_head(data)
+        # Replaces Cyclone's parser: the head is parsed once, validated, and
+        # the body limit is decided before a single body byte is read.
+        head = _parse_head(data)
         if head is None:
             self._refuse(400, "malformed request line or headers")
             return
-        path, headers = head
-        limit = self._body_limit(path)
-        if "chunked" in headers.get("Transfer-Encoding", "").lower():
-            if "Content-Length" in headers:
-                self._refuse(400, "both Content-Length and chunked")
-                return
-            self._start_chunked(data, limit)
-            return
+        method, uri, version, headers = head
+        limit = self._body_limit(uri.split("?", 1)[0])
+        chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
         try:
             length = int(headers.get("Content-Length", "0"))
         except ValueError:
             length = -1
-        if length < 0:
-            self._refuse(400, "invalid Content-Length")
+        if length < 0 or (chunked and "Content-Length" in headers):
+            self._refuse(400, "invalid body framing")
             return
         if limit is not None and length > limit:
             self._refuse(413, f"body of {length} bytes over the {limit} limit")
             return
-        super()._on_headers(data)
-        if self.content_length is None:
-            self._cancel_timeout()
+        self._request = HTTPRequest(
+            connection=self,
+            method=method,
+            uri=uri,
+            version=version,
+            headers=headers,
+            remote_ip=self._remote_ip,
+        )
+        if chunked:
+            self._chunked = _ChunkedBody(limit)
+            self.setRawMode()
+            return
+        if length:
+            if headers.get("Expect", "").lower() == "100-continue":
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            # Large bodies spill to disk as in Cyclone; the file is dropped (and
+            # closed) with the buffer once the body has been read.
+            self._contentbuffer = BytesIO() if length < 100000 else TemporaryFile()  # noqa: SIM115
+            self.content_length = length
+            self.setRawMode()
+            return
+        self._cancel_timeout()
+        self.request_callback(self._request)
+
+    def _on_request_body(self, data: bytes) -> None:
+        # Cyclone's version raises out of dataReceived on a form body that is
+        # not UTF-8 (no answer at all); here the handler gets the raw body and
+        # answers it (jsonp_send: 500 "Broken JSON encoding.").
+        request = self._request
+        request.body = data
+        if request.method in ("POST", "PATCH", "PUT"):
+            try:
+                _parse_form(request, data)
+            except ValueError:  # includes UnicodeDecodeError
+                log.info("Ignored an undecodable form body from {ip}", ip=self._remote_ip)
+        self.request_callback(request)
 
     def _body_limit(self, path: str) -> int | None:
         for _host, specs in getattr(self.factory, "handlers", []):
@@ -140,13 +174,6 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
 
     # -- bodies ---------------------------------------------------------------------------
 
-    def _start_chunked(self, data: bytes, limit: int | None) -> None:
-        # Let Cyclone build the request from the head alone, then feed it the
-        # decoded body as if it had come with a Content-Length.
-        self._chunked = _ChunkedBody(limit)
-        self._chunk_head = data
-        self.setRawMode()
-
     def rawDataReceived(self, data: bytes) -> None:
         """Body bytes: chunked decoding, or the WebSocket once taken over."""
         if self._refused:
@@ -156,9 +183,14 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             return
         chunked = self._chunked
         if chunked is None:
+            buffer = self._contentbuffer
             super().rawDataReceived(data)
             if self.content_length is None:
+                # Body complete: Cyclone drops its buffer without closing it
+                # (a leaked temporary file for large bodies).
                 self._cancel_timeout()
+                if buffer is not None:
+                    buffer.close()
             return
         try:
             rest = chunked.feed(data)
@@ -170,21 +202,10 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             return
         self._chunked = None
         self._cancel_timeout()
-        head = self._chunk_head.replace(b"Transfer-Encoding", b"X-Transfer-Encoding")
-        body = chunked.body()
-        head = _with_content_length(head, len(body))
         self.setLineMode()
-        self.content_length = None
-        super()._on_headers(head)
-        if self._awaiting_body():
-            # Cyclone switched to raw mode waiting for the body: give it now.
-            super().rawDataReceived(body)
+        self._on_request_body(chunked.body())
         if rest:
             self.dataReceived(rest)
-
-    def _awaiting_body(self) -> bool:
-        # Cyclone sets content_length when it switches to raw mode for a body.
-        return self.content_length is not None
 
     # -- one request at a time ------------------------------------------------------------
 
@@ -357,7 +378,24 @@ _TARGET = re.compile(rb"/[\x21-\x7e]*")
 _VERSION = re.compile(rb"HTTP/1\.[01]")
 
 
-def _peek_head(data: bytes) -> tuple[str, HTTPHeaders] | None:
+def _parse_form(request: HTTPRequest, data: bytes) -> None:
+    """Fill ``request.arguments``/``files`` the way Cyclone does, strictly."""
+    content_type = request.headers.get("Content-Type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        for name, values in parse_qs_bytes(data.decode("utf-8")).items():
+            kept = [value for value in values if value]
+            if kept:
+                request.arguments.setdefault(name, []).extend(kept)
+    elif content_type.startswith("multipart/form-data"):
+        for field in content_type.split(";"):
+            key, _, value = field.strip().partition("=")
+            if key == "boundary" and value:
+                parse_multipart_form_data(value.encode(), data, request.arguments, request.files)
+                break
+
+
+def _parse_head(data: bytes) -> tuple[str, str, str, HTTPHeaders] | None:
+    """Request line and headers, or ``None`` when they are not valid HTTP/1.x."""
     eol = data.find(b"\r\n")
     if eol < 0:
         eol = len(data)
@@ -370,18 +408,8 @@ def _peek_head(data: bytes) -> tuple[str, HTTPHeaders] | None:
     ):
         return None
     try:
-        headers = HTTPHeaders.parse(data[eol:].decode("latin-1"))
-    except ValueError:
+        headers = HTTPHeaders.parse(data[eol:].decode("utf-8"))
+    except ValueError:  # includes UnicodeDecodeError
         return None
-    path = parts[1].decode("latin-1").split("?", 1)[0]
-    return path, headers
-
-
-def _with_content_length(head: bytes, length: int) -> bytes:
-    lines = [
-        line
-        for line in head.split(b"\r\n")
-        if line and not line.lower().startswith(b"content-length:")
-    ]
-    lines.append(b"Content-Length: %d" % length)
-    return b"\r\n".join(lines) + b"\r\n\r\n"
+    method, uri, version = (part.decode("ascii") for part in parts)
+    return method, uri, version, headers
