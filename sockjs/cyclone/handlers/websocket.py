@@ -257,6 +257,10 @@ class _UpgradeHandler(SockJSHandler):
         if isinstance(kind, handshake.HandshakeError):
             self._refuse(kind)
             return
+        if self.service._stopped:
+            # As for HTTP receivers: no timer runs any more (no heartbeats).
+            self.respond(503, [], b"Service stopped.")
+            return
         framing: _Framing
         if kind is handshake.HandshakeKind.HYBI:
             stream = WebSocketStream(max_message_size=options.max_message_size)
@@ -511,10 +515,16 @@ class WebSocketHandler(_UpgradeHandler):
             self._flush()
             return
         # The c frame was the last chunk; the WebSocket Close after it is the
-        # generic one sockjs-node sends (PROTOCOL.md 7.8). The session's
-        # close_info was noted by whoever closed it.
+        # generic one sockjs-node sends (PROTOCOL.md 7.8).
         framing.close(CloseCode.NORMAL, CLOSE_REASONS[CloseCode.NORMAL])
-        self._end_socket(INTERRUPTED)
+        self._drop()
+        # No disconnect_delay for WebSockets: the session is CLOSED now. It is
+        # not settled here: whoever produced this output (close_by, send,
+        # resume) notes the close details and settles right after, so the
+        # application's connectionLost sees them.
+        handle = self._handle
+        if handle is not None and handle.core.state != SessionState.CLOSED:
+            handle.core.abort()
 
     def abort_response(self) -> None:
         """The router is stopping: Close 1001 and drop TCP, without a ``c`` frame."""
