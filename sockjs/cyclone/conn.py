@@ -68,7 +68,7 @@ class SockJSConnection:
 
         Lasts until :meth:`unsubscribe` or the end of the session (whichever
         comes first); subscribing twice is the same as once, and a closed
-        session cannot subscribe. Each message is encoded once per process
+        session cannot subscribe. Each message is encoded once per router
         for all its subscribers.
         """
         hub_for(self.session).subscribe(self.session, channel)
