@@ -62,6 +62,13 @@ class ChannelSession:
         self._channels = channels
         self.topic = topic
         self.closed = False
+        #: The channel's connection, once created.
+        self.conn: SockJSConnection | None = None
+
+    @property
+    def parent(self) -> SockJSConnection:
+        """The multiplexed SockJS connection this channel travels on."""
+        return self._channels.parent
 
     @property
     def is_closed(self) -> bool:
@@ -76,6 +83,11 @@ class ChannelSession:
         self._channels.parent.sendMessage(f"msg,{self.topic},{payload}")
 
     sendMessage = send_message
+
+    def send_prepared(self, encoded: str, message: Any) -> None:
+        """Broadcast entry point: channels carry the message text itself."""
+        del encoded
+        self.send_message(message)
 
     def close(self, code: int = 3000, reason: str = "Go away!") -> None:
         """End the channel: the client gets ``uns,<topic>``; the session stays open."""
@@ -119,7 +131,8 @@ class ChannelSet:
             return
         if kind == "sub":
             session = ChannelSession(self, topic)
-            conn = factory(session)  # type: ignore[arg-type]
+            conn = factory(session)
+            session.conn = conn
             self.open[topic] = conn
             if conn.connectionMade(self.info) is False:  # type: ignore[arg-type]
                 session.close()
@@ -131,6 +144,7 @@ class ChannelSet:
             session = conn.session
             if isinstance(session, ChannelSession):
                 session.closed = True
+                _drop_subscriptions(session)
             try:
                 conn.connectionLost()
             except Exception:
@@ -141,3 +155,15 @@ class ChannelSet:
         """The SockJS connection closed: close every channel."""
         for topic in list(self.open):
             self.forget(topic)
+
+
+def _drop_subscriptions(session: ChannelSession) -> None:
+    # A channel that ends while its SockJS session stays open must not keep
+    # pub/sub subscriptions alive until the session closes.
+    from sockjs.cyclone.pubsub import hub_for
+
+    try:
+        hub = hub_for(session)
+    except TypeError:  # not served by a router (plain unit tests)
+        return
+    hub.session_closed(session)

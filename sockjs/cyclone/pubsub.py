@@ -357,7 +357,7 @@ def _resolve(session: ConnectionSession) -> tuple[ConnectionSession, ChannelSess
     """The SockJS (or raw WebSocket) session that carries ``session``, and its channel."""
     if isinstance(session, ChannelSession):
         # The multiplexed connection that owns the channel holds the session.
-        parent: ConnectionSession = session._channels.parent.session
+        parent: ConnectionSession = session.parent.session
         return parent, session
     return session, None
 
