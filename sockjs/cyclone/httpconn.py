@@ -91,7 +91,8 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         if not self._headersbuffer:
             self._arm_timeout()
         self._head_bytes += len(line) + 2
-        self._head_lines += 1
+        if line:  # the request line and header lines; not the blank end line
+            self._head_lines += 1
         if self._head_bytes > self.max_header_bytes or self._head_lines > self.max_headers + 1:
             self._refuse(431, "request head too large")
             return
@@ -114,10 +115,9 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         method, uri, version, headers = head
         limit = self._body_limit(uri.split("?", 1)[0])
         chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
-        try:
-            length = int(headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
+        declared = headers.get("Content-Length", "0").strip()
+        # RFC 9110 8.6: digits only (int() would also take "+10" or "1_0").
+        length = int(declared) if _DIGITS.fullmatch(declared) else -1
         if length < 0 or (chunked and "Content-Length" in headers):
             self._refuse(400, "invalid body framing")
             return
@@ -292,6 +292,39 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         self._refused = True  # ignore whatever else arrives
 
 
+def watch_loss(connection: Any, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` when the TCP connection is lost; returns an unwatch function.
+
+    Cyclone's ``notifyFinish`` also fires when *another* request on the same
+    connection finishes (plain Cyclone answers pipelined requests at once),
+    which a parked long-poll must not take for the client going away.
+    """
+    watchers: list[Callable[[], None]] | None = getattr(connection, "_sockjs_loss_watchers", None)
+    if watchers is None:
+        watchers = []
+        original = connection.connectionLost
+        registered = watchers
+
+        def connection_lost(reason: Failure) -> None:
+            try:
+                original(reason)
+            finally:
+                for watcher in list(registered):
+                    watcher()
+
+        # Instance attribute: Twisted looks connectionLost up on the protocol.
+        connection.connectionLost = connection_lost
+        connection._sockjs_loss_watchers = watchers
+    watchers.append(callback)
+    active = watchers
+
+    def unwatch() -> None:
+        if callback in active:
+            active.remove(callback)
+
+    return unwatch
+
+
 def take_over_connection(connection: Any, on_raw: Callable[[bytes], None]) -> bytes:
     """Route a connection's further bytes to ``on_raw`` (after a 101 answer).
 
@@ -375,6 +408,8 @@ class _ChunkedBody:
 
 _METHOD = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TARGET = re.compile(rb"/[\x21-\x7e]*")
+_ABSOLUTE = re.compile(rb"https?://[^/?#\s]+(/[\x21-\x7e]*)?", re.IGNORECASE)
+_DIGITS = re.compile(r"[0-9]+")
 _VERSION = re.compile(rb"HTTP/1\.[01]")
 
 
@@ -400,6 +435,11 @@ def _parse_head(data: bytes) -> tuple[str, str, str, HTTPHeaders] | None:
     if eol < 0:
         eol = len(data)
     parts = data[:eol].split(b" ")
+    if len(parts) == 3:
+        # Absolute-form targets (RFC 9112 3.2.2) are routed on their path.
+        absolute = _ABSOLUTE.fullmatch(parts[1])
+        if absolute is not None:
+            parts[1] = absolute.group(1) or b"/"
     if (
         len(parts) != 3
         or not _METHOD.fullmatch(parts[0])

@@ -127,15 +127,40 @@ class ChannelSet:
             if kind == "uns":
                 self.forget(topic)
             elif kind == "msg":
-                conn.messageReceived(payload)
+                try:
+                    conn.messageReceived(payload)
+                except Exception:
+                    # Only this channel is broken: end it, keep the others.
+                    log.failure("Channel {topic} messageReceived raised", topic=topic)
+                    conn.session.close()
             return
         if kind == "sub":
             session = ChannelSession(self, topic)
             conn = factory(session)
             session.conn = conn
             self.open[topic] = conn
-            if conn.connectionMade(self.info) is False:  # type: ignore[arg-type]
-                session.close()
+            try:
+                accepted = conn.connectionMade(self.info)  # type: ignore[arg-type]
+            except Exception:
+                log.failure("Channel {topic} connectionMade raised", topic=topic)
+                accepted = False
+            if accepted is False:
+                self.refuse(topic)
+
+    def refuse(self, topic: str) -> None:
+        """A channel declined its subscription: tell the client (``uns``), nothing else.
+
+        Like a refused session, a refused channel gets no ``connectionLost``.
+        """
+        conn = self.open.pop(topic, None)
+        if conn is None:
+            return
+        session = conn.session
+        if isinstance(session, ChannelSession):
+            session.closed = True
+            _drop_subscriptions(session)
+        if not self.parent.is_closed:
+            self.parent.sendMessage(f"uns,{topic}")
 
     def forget(self, topic: str) -> SockJSConnection | None:
         """Remove a channel and run its ``connectionLost`` once."""

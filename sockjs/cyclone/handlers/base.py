@@ -12,6 +12,7 @@ import contextlib
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.tcp import Server as _TCPServer
 from twisted.logger import Logger
 
 import cyclone.web
@@ -69,7 +70,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
             if not self._response_started:
                 self.respond(500, [], b"500 - Internal Server Error")
             elif not self._response_finished:
-                self.end_stream()
+                self.fail_started_response()
 
     # -- request helpers ----------------------------------------------------------
 
@@ -128,7 +129,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         """Answer a peer fault with the status and body it carries."""
         self.service.stats.error(error.kind)
         if self._response_started:
-            self.end_stream()
+            self.fail_started_response()
             return
         log.info(
             "Rejected {method} on {path}: {status} {detail}",
@@ -142,6 +143,10 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
     def not_found(self, headers: http.Headers | None = None) -> None:
         """The SockJS 404 answer (PROTOCOL.md 4.6)."""
         self.respond(404, headers or [], NOT_FOUND_BODY)
+
+    def fail_started_response(self) -> None:
+        """An unexpected error after the head went out: end the response."""
+        self.end_stream()
 
     def start_stream(self, content_type: str, prelude: bytes = b"") -> None:
         """Send the head of a streaming response (chunked on HTTP/1.1, raw on 1.0)."""
@@ -205,7 +210,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
     def _write(self, data: bytes) -> None:
         transport = self.request.connection.transport
         if transport is not None:
-            transport.write(data)
+            write_now(transport, data)
 
     def _finish_response(self) -> None:
         if self._response_finished:
@@ -230,6 +235,35 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
     def get_status(self) -> int:
         """Status of the response (used by Cyclone's request log)."""
         return getattr(self, "_status_code", 200)
+
+
+def write_now(transport: Any, data: bytes) -> None:
+    """``transport.write(data)``, sent to the socket at once when nothing is queued.
+
+    Twisted queues every write until its next pass over the descriptors:
+    one epoll change to watch for writability, a ``doWrite`` call, one epoll
+    change to stop watching. On a plain TCP connection with an empty buffer
+    the bytes can go out right away instead; whatever the kernel does not
+    take is queued the usual way, so ordering, back-pressure and error
+    handling stay Twisted's.
+    """
+    if (
+        type(transport) is _TCPServer
+        and not transport.TLS
+        and not transport._tempDataLen
+        and not transport.dataBuffer
+        and transport.connected
+        and not transport.disconnecting
+        and data
+    ):
+        try:
+            sent = transport.socket.send(data)
+        except OSError:
+            sent = 0  # EAGAIN, or an error Twisted's doWrite will report
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
 
 
 def _set_no_delay(transport: Any) -> None:

@@ -8,6 +8,7 @@ stale receiver that would turn the next request into a 2010.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IPushProducer
@@ -15,12 +16,17 @@ from zope.interface import implementer
 
 from sockjs.cyclone.conninfo import ConnectionInfo, from_request
 from sockjs.cyclone.handlers.base import SockJSHandler
+from sockjs.cyclone.httpconn import watch_loss
 from sockjs.protocol import http, transports
 from sockjs.protocol.session import Output
 from sockjs.protocol.transports import Wire
 
 if TYPE_CHECKING:
     from sockjs.cyclone._session import SessionHandle
+
+
+def _nothing() -> None:
+    pass
 
 
 @implementer(IPushProducer)
@@ -38,6 +44,7 @@ class ReceiverHandler(SockJSHandler):
         self._handle: SessionHandle | None = None
         self._producing = False
         self._counted = False
+        self._unwatch: Callable[[], None] = _nothing
 
     def transport_headers(self) -> None:
         """CORS (xhr family), no-cache and cookie: also on this route's errors."""
@@ -96,13 +103,19 @@ class ReceiverHandler(SockJSHandler):
             return
         self._producing = True
         connection = self.request.connection
-        connection.notifyFinish().addBoth(self._connection_finished)
+        self._unwatch = watch_loss(connection, self._connection_lost)
         if self.wire.streaming and connection.transport is not None:
             # Back-pressure: a client that stops reading pauses us instead of
             # growing the transport's buffer without bound.
             connection.transport.registerProducer(self, True)
 
-    def _connection_finished(self, reason: object) -> None:
+    def fail_started_response(self) -> None:
+        """End the response and drop the session like a client abort (6.8)."""
+        super().fail_started_response()
+        if self._handle is not None:
+            self._handle.receiver_lost(self)
+
+    def _connection_lost(self) -> None:
         if self._response_finished:
             return
         self._response_finished = True
@@ -112,9 +125,10 @@ class ReceiverHandler(SockJSHandler):
             self._handle.receiver_lost(self)
 
     def on_response_finished(self) -> None:
-        """Release the transport's producer slot."""
+        """Release the transport's producer slot and stop watching the socket."""
         self._unregister()
         self._uncount()
+        self._unwatch()
 
     def _uncount(self) -> None:
         if self._counted:
