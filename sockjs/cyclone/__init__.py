@@ -20,6 +20,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "outdated pins: pip install --no-deps cyclone==1.3"
     ) from error
 
+from sockjs.cyclone._session import CloseInfo
 from sockjs.cyclone.conn import MultiplexConnection, SockJSConnection
 from sockjs.cyclone.conninfo import ConnectionInfo
 from sockjs.cyclone.httpconn import SockJSHTTPConnection
@@ -27,6 +28,7 @@ from sockjs.cyclone.router import SockJSRouter
 from sockjs.protocol.options import SettingsError
 
 __all__ = [
+    "CloseInfo",
     "ConnectionInfo",
     "MultiplexConnection",
     "SettingsError",

@@ -43,6 +43,8 @@ class Service:
         broker: Broker | None = None,
     ) -> None:
         self.connection_class = connection_class
+        #: The SockJSRouter this service belongs to (set by the router).
+        self.router: Any = None
         self.prefix = prefix
         self.options = options
         self.reactor = reactor

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from sockjs.cyclone._session import CloseInfo, ConnectionSession
     from sockjs.cyclone.conninfo import ConnectionInfo
+    from sockjs.cyclone.router import SockJSRouter
 
 
 class SockJSConnection:
@@ -90,6 +91,16 @@ class SockJSConnection:
     def is_closed(self) -> bool:
         """True once the session is closing or closed."""
         return self.session.is_closed
+
+    @property
+    def router(self) -> SockJSRouter | None:
+        """The router serving this connection (channels: their parent's router)."""
+        session: Any = self.session
+        parent = getattr(session, "parent", None)
+        if parent is not None:  # a multiplex channel
+            return parent.router  # type: ignore[no-any-return]
+        service = getattr(session, "service", None)
+        return getattr(service, "router", None)
 
     @property
     def close_info(self) -> CloseInfo | None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.logger import Logger
 
+from sockjs.cyclone._session import CloseInfo
 from sockjs.protocol.encoding import json_encode
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class ChannelSession:
         self.closed = False
         #: The channel's connection, once created.
         self.conn: SockJSConnection | None = None
+        #: How the channel ended (see :class:`~sockjs.cyclone.CloseInfo`).
+        self.close_info: CloseInfo | None = None
 
     @property
     def parent(self) -> SockJSConnection:
@@ -91,8 +94,10 @@ class ChannelSession:
 
     def close(self, code: int = 3000, reason: str = "Go away!") -> None:
         """End the channel: the client gets ``uns,<topic>``; the session stays open."""
-        del code, reason  # the multiplex protocol has no close codes
-        closed_now = self._channels.forget(self.topic) is not None
+        # The multiplex protocol has no close codes; they are kept for close_info.
+        closed_now = (
+            self._channels.forget(self.topic, CloseInfo(code, reason, "application")) is not None
+        )
         if closed_now and not self._channels.parent.is_closed:
             self._channels.parent.sendMessage(f"uns,{self.topic}")
 
@@ -125,7 +130,7 @@ class ChannelSet:
         conn = self.open.get(topic)
         if conn is not None:
             if kind == "uns":
-                self.forget(topic)
+                self.forget(topic, CloseInfo(1000, "Channel closed by the client", "client"))
             elif kind == "msg":
                 try:
                     conn.messageReceived(payload)
@@ -162,13 +167,14 @@ class ChannelSet:
         if not self.parent.is_closed:
             self.parent.sendMessage(f"uns,{topic}")
 
-    def forget(self, topic: str) -> SockJSConnection | None:
+    def forget(self, topic: str, info: CloseInfo | None = None) -> SockJSConnection | None:
         """Remove a channel and run its ``connectionLost`` once."""
         conn = self.open.pop(topic, None)
         if conn is not None:
             session = conn.session
             if isinstance(session, ChannelSession):
                 session.closed = True
+                session.close_info = session.close_info or info
                 _drop_subscriptions(session)
             try:
                 conn.connectionLost()
@@ -178,8 +184,9 @@ class ChannelSet:
 
     def close_all(self) -> None:
         """The SockJS connection closed: close every channel."""
+        info = getattr(self.parent.session, "close_info", None)
         for topic in list(self.open):
-            self.forget(topic)
+            self.forget(topic, info)
 
 
 def _drop_subscriptions(session: ChannelSession) -> None:

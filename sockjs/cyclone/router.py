@@ -69,9 +69,24 @@ class SockJSRouter:
         self.prefix = normalize_prefix(prefix)
         self.options = Options.from_settings(user_settings)
         self._service = Service(connection, self.prefix, self.options, reactor, broker)
+        self._service.router = self
         #: Counters and rates (``router.stats.dump()``, as in the old project).
         self.stats = StatsCollector(self._service.stats, reactor)
         self._urls = self._build_urls()
+
+    def get_connection_class(self) -> type[SockJSConnection]:
+        """The connection class this router serves (old API)."""
+        return self.connection
+
+    @property
+    def websockets_enabled(self) -> bool:
+        """Whether the WebSocket endpoints are served (old API)."""
+        return self.options.websocket_enabled
+
+    @property
+    def cookie_needed(self) -> bool:
+        """Whether the ``JSESSIONID`` cookie is set (old API)."""
+        return self.options.jsessionid
 
     @property
     def settings(self) -> Options:

@@ -92,6 +92,16 @@ class Options:
                 f"got {url!r}"
             )
 
+    def __getitem__(self, key: str) -> Any:
+        """Read a setting by name, as the old project's settings dict allowed."""
+        if key not in _KINDS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Read a setting by name, or ``default`` for an unknown name."""
+        return getattr(self, key) if key in _KINDS else default
+
     @property
     def websocket_enabled(self) -> bool:
         """Whether both WebSocket endpoints are served."""

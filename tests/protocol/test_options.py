@@ -90,3 +90,13 @@ def test_replace_validates() -> None:
     assert options.response_limit == 10
     with pytest.raises(SettingsError):
         replace(options, response_limit=0)
+
+
+def test_mapping_style_reads() -> None:
+    """Old apps read router.settings['key'] as a dict."""
+    options = Options(heartbeat_delay=7)
+    assert options["heartbeat_delay"] == 7
+    assert options.get("jsessionid") is True
+    assert options.get("nope", 3) == 3
+    with pytest.raises(KeyError):
+        options["nope"]
