@@ -23,6 +23,10 @@ if [ -z "${COVERAGE_FILE:-}" ]; then
     trap 'rm -rf -- "$coverage_dir"' EXIT
     export COVERAGE_FILE="$coverage_dir/.coverage"
 fi
+# bootstrap.sh installs Chromium, Node and Playwright, so a missing tool is a
+# set-up bug: the browser tests must fail rather than skip.
+export SOCKJS_E2E_REQUIRE="${SOCKJS_E2E_REQUIRE:-1}"
+
 ALL_STEPS=(lint format types docs cov-protocol pytest)
 steps=("$@")
 [ "${#steps[@]}" -eq 0 ] && steps=("${ALL_STEPS[@]}")
