@@ -19,7 +19,7 @@ import concurrent.futures
 import contextlib
 import secrets
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,8 +32,11 @@ from e2e_support import (
     MESSAGES,
     OPEN_TIMEOUT_MS,
     Exchange,
+    ServerProcess,
     Verdict,
+    format_report,
     judge_cell,
+    server_diagnosis,
 )
 from playwright.async_api import Browser, Page, Playwright, Request, Response, async_playwright
 from playwright.async_api import Error as PlaywrightError
@@ -146,10 +149,44 @@ class BrowserHost:
             )
         return run
 
+    def run_page(
+        self,
+        run: CellRun,
+        drive: PageDriver,
+        judge: CellJudge,
+        screenshot: Path,
+        timeout: float = CELL_TIMEOUT_S,
+    ) -> CellRun:
+        """Like :meth:`run_cell`, for any page: ``drive`` fills ``run``, ``judge`` decides.
+
+        ``drive`` runs on a fresh browser context and page, with the console and
+        the HTTP traffic recorded into ``run``; it must bound its own waits.
+        ``judge`` is called only when ``drive`` recorded no failure.  A failed
+        run leaves a full-page screenshot at ``screenshot`` (verdict written
+        into the page's ``#status``).  Never waits longer than ``timeout``.
+        """
+        try:
+            self.call(
+                _run_page(self._require_browser(), run, drive, judge, screenshot),
+                timeout=timeout,
+            )
+        except concurrent.futures.TimeoutError:
+            run.verdict.fail(
+                "cell",
+                f"the cell did not finish within {timeout:.0f} s (browser or Playwright wedged)",
+            )
+        return run
+
     def _require_browser(self) -> Browser:
         if self.browser is None:
             raise RuntimeError("browser is not running")
         return self.browser
+
+
+#: Fills a :class:`CellRun` from a page (see :meth:`BrowserHost.run_page`).
+PageDriver = Callable[[Page, CellRun], Awaitable[None]]
+#: Judges a :class:`CellRun` that ``PageDriver`` filled.
+CellJudge = Callable[[CellRun], Verdict]
 
 
 def _quiet_target_closed(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -287,6 +324,65 @@ async def _run_cell(browser: Browser, run: CellRun, sockjs_base: str, shots_dir:
             await asyncio.wait_for(context.close(), 20)
         except (TimeoutError, PlaywrightError) as exc:
             run.console.append(f"[harness] closing the browser context failed: {exc!r}")
+
+
+async def _run_page(
+    browser: Browser, run: CellRun, drive: PageDriver, judge: CellJudge, screenshot: Path
+) -> None:
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        page.on("console", lambda m: run.console.append(f"[{m.type}] {m.text}"))
+        page.on("pageerror", lambda e: run.console.append(f"[pageerror] {e}"))
+        net = _NetworkRecorder(page)
+        try:
+            await drive(page, run)
+        except PlaywrightError as exc:
+            run.verdict.fail("page", f"Playwright error: {exc}")
+        run.exchanges = await net.exchanges()
+        if not run.verdict.failures:
+            run.verdict = judge(run)
+        if run.verdict.failures:
+            await _show_failure(page, run)
+            try:
+                await page.screenshot(path=str(screenshot), full_page=True, timeout=15_000)
+                run.screenshot = screenshot
+            except PlaywrightError as exc:
+                run.console.append(f"[harness] screenshot failed: {exc}")
+    finally:
+        try:
+            await asyncio.wait_for(context.close(), 20)
+        except (TimeoutError, PlaywrightError) as exc:
+            run.console.append(f"[harness] closing the browser context failed: {exc!r}")
+
+
+def failure_report(
+    title: str,
+    run: CellRun,
+    server: ServerProcess,
+    log_offset: int,
+    report_path: Path,
+    extra: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The report of a failed browser run, also written to ``report_path``.
+
+    Verdict, ``extra`` sections, the server's output since ``log_offset``, the
+    page console, ``run.log`` and the HTTP traffic; the screenshot's path and
+    the server's health (stacks if it is wedged) come first when relevant.
+    """
+    sections = [
+        *extra,
+        ("server output during this cell", server.output()[log_offset:][-6000:] or "(nothing)"),
+        ("page console", "\n".join(run.console[-150:]) or "(nothing)"),
+    ]
+    if run.screenshot:
+        sections.insert(0, ("screenshot", str(run.screenshot)))
+    diagnosis = server_diagnosis(server)
+    if diagnosis:
+        sections.insert(0, (f"{server.name.upper()} IS UNHEALTHY after this cell", diagnosis))
+    report = format_report(title, run.verdict, run.log, run.exchanges, sections)
+    report_path.write_text(report, "utf-8")
+    return report
 
 
 async def _drive(page: Page, run: CellRun, sockjs_base: str) -> None:

@@ -147,12 +147,16 @@ MESSAGES: list[tuple[str, str]] = [
 
 @dataclass
 class ServerProcess:
-    """``examples/test_server.py`` running on a free port (stopped by PID)."""
+    """A server on a free port, stopped by PID: ``examples/test_server.py`` or an example."""
 
     proc: subprocess.Popen[bytes]
     base_url: str
     port: int
     log_path: Path
+    #: What :meth:`health` asks for: any ``<prefix>/info`` of the server.
+    info_path: str = "/echo/info"
+    #: How reports name the process.
+    name: str = "test server"
 
     def output(self) -> str:
         """Everything the server printed so far (stdout and stderr)."""
@@ -167,15 +171,15 @@ class ServerProcess:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def health(self) -> str | None:
-        """None while the server runs and answers ``GET /echo/info``, else why not."""
+        """None while the server runs and answers ``GET <info_path>``, else why not."""
         if self.proc.poll() is not None:
-            return f"test server is not running (exit code {self.proc.returncode})"
+            return f"{self.name} is not running (exit code {self.proc.returncode})"
         try:
-            with urllib.request.urlopen(f"{self.base_url}/echo/info", timeout=3) as resp:
+            with urllib.request.urlopen(f"{self.base_url}{self.info_path}", timeout=3) as resp:
                 resp.read()
         except OSError as exc:
             return (
-                f"test server (pid {self.proc.pid}) did not answer GET /echo/info within 3 s "
+                f"{self.name} (pid {self.proc.pid}) did not answer GET {self.info_path} within 3 s "
                 f"({exc!r}); it has used {self.cpu_seconds():.1f} s of CPU so far"
             )
         return None
@@ -258,6 +262,17 @@ def start_server(static_dir: Path, log_path: Path) -> ServerProcess:
         "--static",
         str(static_dir),
     ]
+    return start_listening(cmd, log_path)
+
+
+def start_listening(
+    cmd: list[str], log_path: Path, name: str = "test server", info_path: str = "/echo/info"
+) -> ServerProcess:
+    """Run ``cmd`` (output to ``log_path``) until it prints ``listening on http://127.0.0.1:PORT``.
+
+    Raises RuntimeError, with the command and its output, when the line does
+    not come within STARTUP_TIMEOUT_S; the process is stopped by PID then.
+    """
     log = log_path.open("wb")
     try:
         proc = subprocess.Popen(
@@ -274,14 +289,16 @@ def start_server(static_dir: Path, log_path: Path) -> ServerProcess:
     while time.monotonic() < deadline:
         match = _LISTENING.search(log_path.read_text("utf-8", errors="replace"))
         if match:
-            return ServerProcess(proc, match.group(1), int(match.group(2)), log_path)
+            return ServerProcess(
+                proc, match.group(1), int(match.group(2)), log_path, info_path, name
+            )
         if proc.poll() is not None:
             break
         time.sleep(0.05)
-    server = ServerProcess(proc, "", 0, log_path)
+    server = ServerProcess(proc, "", 0, log_path, info_path, name)
     server.stop()
     raise RuntimeError(
-        f"test server did not print 'listening on http://127.0.0.1:PORT' within "
+        f"{name} did not print 'listening on http://127.0.0.1:PORT' within "
         f"{STARTUP_TIMEOUT_S:.0f} s (exit code {proc.returncode}).\n"
         f"command: {' '.join(cmd)}\noutput:\n{server.output()}"
     )
