@@ -319,7 +319,9 @@
           steps.heartbeat = hb.report({skipped: 'heartbeat session is not open'});
           return null;
         }
-        var wait = Math.max(0, hb.openedAt + cfg.idleMs - Date.now());
+        // Timers may fire a millisecond early against Date.now(); a small margin
+        // keeps the measured idle time at or above idleMs.
+        var wait = Math.max(0, hb.openedAt + cfg.idleMs - Date.now()) + 50;
         log('heartbeat: idle for another ' + wait + ' ms');
         return delay(wait).then(function () {
           var idle = Date.now() - hb.openedAt;
