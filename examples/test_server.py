@@ -1,11 +1,18 @@
 """The SockJS test server (PROTOCOL.md section 8) on one Cyclone application.
 
     python examples/test_server.py [--port 8081] [--host 127.0.0.1] [--sockjs-url URL]
-                                   [--static DIR] [--test-endpoints]
+                                   [--static DIR] [--test-endpoints] [--redis URL]
 
 Services: /echo, /close, /disabled_websocket_echo, /cookie_needed_echo,
 /ticker, /amplify, /broadcast, /multiplex (ann, bob, carl), and
-/heartbeat_echo (heartbeat 1 s, disconnect delay 2 s) for timing tests.
+/heartbeat_echo (heartbeat 1 s, disconnect delay 2 s) for timing tests;
+/firehose is /amplify with unlimited streams (slow-consumer tests).
+On SIGTERM every session gets ``c[1001,"Server going away"]`` and the
+process exits within ``--grace`` seconds.
+
+With ``--redis redis://HOST:PORT`` the /broadcast service and a fourth
+/multiplex channel, ``room``, go through Redis pub/sub channels, so that
+several test servers (behind a load balancer) share them.
 """
 
 from __future__ import annotations
@@ -17,14 +24,22 @@ from typing import Any, ClassVar
 
 import cyclone.web
 from twisted.internet import reactor, task
-from twisted.python import log
+from twisted.logger import (
+    FilteringLogObserver,
+    LogLevel,
+    LogLevelFilterPredicate,
+    globalLogBeginner,
+    textFileLogObserver,
+)
 
 from sockjs.cyclone import (
     MultiplexConnection,
     SockJSConnection,
     SockJSHTTPConnection,
     SockJSRouter,
+    shutdown,
 )
+from sockjs.cyclone.metrics import metrics_urls
 
 
 class EchoConnection(SockJSConnection):
@@ -80,6 +95,26 @@ class BroadcastConnection(SockJSConnection):
         self.participants.discard(self)
 
 
+class ChannelBroadcastConnection(SockJSConnection):
+    """/broadcast with --redis: every message goes to the ``broadcast`` channel."""
+
+    def connectionMade(self, info: Any) -> None:
+        self.subscribe("broadcast")
+
+    def messageReceived(self, message: Any) -> None:
+        self.publish("broadcast", message)
+
+
+class RoomConnection(SockJSConnection):
+    """Multiplex channel ``room`` (with --redis): every member hears every message."""
+
+    def connectionMade(self, info: Any) -> None:
+        self.subscribe("room")
+
+    def messageReceived(self, message: Any) -> None:
+        self.publish("room", message)
+
+
 class AnnConnection(SockJSConnection):
     def connectionMade(self, info: Any) -> None:
         self.sendMessage("Ann says hi!")
@@ -102,8 +137,11 @@ class CarlConnection(SockJSConnection):
         self.close()
 
 
-def build_routers(sockjs_url: str | None) -> list[SockJSRouter]:
-    """One router per test service, each with its own session table."""
+def build_routers(sockjs_url: str | None, broker: Any = None) -> list[SockJSRouter]:
+    """One router per test service, each with its own session table.
+
+    With a ``broker``, /broadcast and /multiplex's ``room`` channel use it.
+    """
     base: dict[str, Any] = {"jsessionid": False}
     if sockjs_url:
         base["sockjs_url"] = sockjs_url
@@ -111,9 +149,16 @@ def build_routers(sockjs_url: str | None) -> list[SockJSRouter]:
     def settings(**extra: Any) -> dict[str, Any]:
         return {**base, **extra}
 
-    multiplex = MultiplexConnection.create(
-        ann=AnnConnection, bob=BobConnection, carl=CarlConnection
-    )
+    channels: dict[str, type[SockJSConnection]] = {
+        "ann": AnnConnection,
+        "bob": BobConnection,
+        "carl": CarlConnection,
+    }
+    broadcast: type[SockJSConnection] = BroadcastConnection
+    if broker is not None:
+        channels["room"] = RoomConnection
+        broadcast = ChannelBroadcastConnection
+    multiplex = MultiplexConnection.create(**channels)
     return [
         SockJSRouter(EchoConnection, "/echo", settings(response_limit=4096)),
         SockJSRouter(CloseConnection, "/close", settings()),
@@ -123,8 +168,10 @@ def build_routers(sockjs_url: str | None) -> list[SockJSRouter]:
         SockJSRouter(EchoConnection, "/cookie_needed_echo", settings(jsessionid=True)),
         SockJSRouter(TickerConnection, "/ticker", settings()),
         SockJSRouter(AmplifyConnection, "/amplify", settings()),
-        SockJSRouter(BroadcastConnection, "/broadcast", settings()),
-        SockJSRouter(multiplex, "/multiplex", settings()),
+        # /amplify with streams that never reach response_limit: slow-consumer tests.
+        SockJSRouter(AmplifyConnection, "/firehose", settings(response_limit=1 << 30)),
+        SockJSRouter(broadcast, "/broadcast", settings(), broker=broker),
+        SockJSRouter(multiplex, "/multiplex", settings(), broker=broker),
         SockJSRouter(
             EchoConnection, "/heartbeat_echo", settings(heartbeat_delay=1, disconnect_delay=2)
         ),
@@ -163,12 +210,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--static", default=None, help="serve files of DIR at /static/")
     parser.add_argument("--test-endpoints", action="store_true", help="mount /_test/state")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=2.0,
+        help="seconds clients get to receive their close frame on SIGTERM (default 2)",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share /broadcast and /multiplex channels via redis://HOST:PORT",
+    )
     args = parser.parse_args(argv)
 
-    routers = build_routers(args.sockjs_url)
+    broker = None
+    if args.redis:
+        from sockjs.cyclone.redisbroker import RedisBroker
+
+        broker = RedisBroker(args.redis)
+        reactor.addSystemEventTrigger("before", "shutdown", broker.stop)
+    routers = build_routers(args.sockjs_url, broker)
+    if broker is not None:
+        broker.report_to(*(router for router in routers if router.broker is broker))
     urls: list[Any] = []
     for router in routers:
         urls.extend(router.urls)
+    urls.extend(metrics_urls(*routers, path="/metrics"))  # Prometheus, see docs/operations.rst
     if args.test_endpoints:
         urls.append((r"/_test/state", StateHandler, {"routers": routers}))
     if args.static:
@@ -178,8 +245,18 @@ def main(argv: list[str] | None = None) -> None:
     app = cyclone.web.Application(urls, **settings)
     app.protocol = SockJSHTTPConnection  # early 413, chunked bodies, slow-client limits
 
-    log.startLogging(sys.stderr, setStdout=False)
+    # INFO and above: sessions opening and closing are debug events (docs/operations.rst).
+    info_and_above = LogLevelFilterPredicate(LogLevel.info)
+    globalLogBeginner.beginLoggingTo(
+        [FilteringLogObserver(textFileLogObserver(sys.stderr), [info_and_above])],
+        redirectStandardIO=False,
+    )
     port = reactor.listenTCP(args.port, app, interface=args.host)
+    # SIGTERM (Twisted's handler stops the reactor): every session gets
+    # c[1001,"Server going away"] and the process exits within --grace seconds.
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", shutdown, routers, grace=args.grace, ports=[port]
+    )
     print(f"listening on http://{args.host}:{port.getHost().port}", flush=True)
     reactor.run()
 

@@ -35,11 +35,11 @@ PYTHON="${PYTHON:-python3}"
 # System packages (Debian).  Only for `test`: the demo needs none.
 #   chromium      Debian's browser at /usr/bin/chromium, driven by Playwright
 #                 in tests/e2e (Playwright never downloads a browser here).
-# Later issues add their servers to this list:
-#   redis-server  shared pub/sub broker tests
-#   haproxy       sticky load-balancer (cluster) tests
+#   redis-server  the shared pub/sub broker of the cluster tests (tests/cluster
+#                 start their own on a free port; the system service is unused)
+#   haproxy       the sticky load balancer of the cluster tests
 # --------------------------------------------------------------------------
-APT_PACKAGES_TEST=(chromium)
+APT_PACKAGES_TEST=(chromium redis-server haproxy)
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 

@@ -21,6 +21,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from sockjs.cyclone._session import CloseInfo
+from sockjs.cyclone._shutdown import shutdown
 from sockjs.cyclone.conn import MultiplexConnection, SockJSConnection
 from sockjs.cyclone.conninfo import ConnectionInfo
 from sockjs.cyclone.httpconn import SockJSHTTPConnection
@@ -35,4 +36,5 @@ __all__ = [
     "SockJSConnection",
     "SockJSHTTPConnection",
     "SockJSRouter",
+    "shutdown",
 ]

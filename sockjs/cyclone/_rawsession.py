@@ -21,18 +21,16 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from sockjs.cyclone._session import CloseInfo
+from sockjs.cyclone import logevents
+from sockjs.cyclone._session import INTERRUPTED, CloseInfo, _hook, _name
 from sockjs.cyclone.conninfo import ConnectionInfo
 from sockjs.protocol.frames import CLOSE_REASONS, CloseCode, encode_message
 
 if TYPE_CHECKING:
     from sockjs.cyclone._service import Service
     from sockjs.cyclone.conn import SockJSConnection
-
-log = Logger(namespace="sockjs.cyclone")
 
 _FAILED = object()
 
@@ -139,7 +137,8 @@ class RawSessionHandle:
         self.service.live.add(self)
         self.service.stats.session_opened(self.info.transport)
         self._counted = True
-        result = _invoke(conn.connectionMade, self.info)
+        logevents.session_opened(self.service.prefix, self.info.transport, self.info.ip)
+        result = self._invoke(conn.connectionMade, self.info)
         if isinstance(result, Deferred):
             # Messages that arrive meanwhile wait for connectionMade to finish.
             self._pending = deque()
@@ -148,17 +147,19 @@ class RawSessionHandle:
         self._made(result)
 
     def _made(self, result: Any) -> None:
+        failed = result is _FAILED
         if isinstance(result, Failure):
-            log.failure("connectionMade failed; refusing the raw WebSocket", result)
-            result = False
-        if result is _FAILED or result is False:
-            # Refused: the client is told, the application hears nothing more
-            # (as for SockJS sessions).
+            self._app_exception(_hook(self.conn, "connectionMade"), result)
+            failed = True
+        if failed or result is False:
+            # Refused (False: 3000) or broken (raised: 1011): the client is
+            # told, the application hears nothing more (as for SockJS sessions).
             self._lost = True
             self.conn = None
             self._pending = None
             self.service.live.discard(self)
-            self.close_by(CloseCode.GO_AWAY, CLOSE_REASONS[CloseCode.GO_AWAY], "server")
+            code = CloseCode.INTERNAL_ERROR if failed else CloseCode.GO_AWAY
+            self.close_by(code, CLOSE_REASONS[code], "server")
             self.settle()
             return
         self._pump()
@@ -176,7 +177,7 @@ class RawSessionHandle:
 
     def _pump(self, result: Any = None) -> None:
         if isinstance(result, Failure):
-            log.failure("messageReceived failed; closing the raw WebSocket", result)
+            self._app_exception(_hook(self.conn, "messageReceived"), result)
             self._internal_error()
             return
         pending = self._pending
@@ -184,7 +185,7 @@ class RawSessionHandle:
             conn = self.conn
             if conn is None or self._closed:
                 break
-            outcome = _invoke(conn.messageReceived, pending.popleft())
+            outcome = self._invoke(conn.messageReceived, pending.popleft())
             if outcome is _FAILED:
                 self._internal_error()
                 return
@@ -208,9 +209,14 @@ class RawSessionHandle:
         """Once closed: leave ``service.live`` and run ``connectionLost`` (once)."""
         if not self._closed:
             return
+        self.service.limiter.release(self)
         if self._counted:
             self._counted = False
             self.service.stats.session_closed(self.info.transport)
+            info = self.close_info or INTERRUPTED
+            logevents.session_closed(
+                self.service.prefix, self.info.transport, info.code, info.reason, info.initiator
+            )
         if self._lost:
             return
         self._lost = True
@@ -218,9 +224,11 @@ class RawSessionHandle:
         self.service.live.discard(self)
         conn = self.conn
         if conn is not None:
-            outcome = _invoke(conn.connectionLost)
+            outcome = self._invoke(conn.connectionLost)
             if isinstance(outcome, Deferred):
-                outcome.addErrback(lambda failure: log.failure("connectionLost failed", failure))
+                outcome.addErrback(
+                    lambda failure: self._app_exception(_hook(conn, "connectionLost"), failure)
+                )
 
     # -- internals ----------------------------------------------------------------
 
@@ -234,14 +242,17 @@ class RawSessionHandle:
         if self.close_info is None:
             self.close_info = info
 
+    def _app_exception(self, hook: str, failure: Failure | None = None) -> None:
+        self.service.stats.error("app_exception")
+        logevents.app_exception(self.service.prefix, hook, failure)
 
-def _invoke(hook: Callable[..., Any], *args: Any) -> Any:
-    """Run an application hook; a Deferred for async results, ``_FAILED`` on error."""
-    try:
-        result = hook(*args)
-    except Exception:
-        log.failure("Application hook {hook} raised", hook=getattr(hook, "__qualname__", hook))
-        return _FAILED
-    if inspect.iscoroutine(result):
-        return Deferred.fromCoroutine(result)
-    return result
+    def _invoke(self, hook: Callable[..., Any], *args: Any) -> Any:
+        """Run an application hook; a Deferred for async results, ``_FAILED`` on error."""
+        try:
+            result = hook(*args)
+        except Exception:
+            self._app_exception(_name(hook))
+            return _FAILED
+        if inspect.iscoroutine(result):
+            return Deferred.fromCoroutine(result)
+        return result

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
-from twisted.logger import Logger
-
+from sockjs.cyclone import logevents
 from sockjs.cyclone._clock import Clock, DelayedCall
 from sockjs.cyclone._rawsession import RawSessionHandle
 from sockjs.cyclone._session import CloseInfo, ConnectionSession, SessionHandle
@@ -15,6 +14,12 @@ from sockjs.protocol import http
 from sockjs.protocol.clientip import parse_networks
 from sockjs.protocol.frames import encode_message
 from sockjs.protocol.info import IframePage
+from sockjs.protocol.limits import (
+    GOING_AWAY,
+    TOO_MANY_SESSIONS_FROM_IP,
+    Refusal,
+    SessionLimiter,
+)
 from sockjs.protocol.options import Options
 from sockjs.protocol.registry import SessionRegistry
 from sockjs.protocol.session import Receiver, SessionState
@@ -25,8 +30,6 @@ if TYPE_CHECKING:
     from sockjs.cyclone.conn import SockJSConnection
     from sockjs.cyclone.handlers.base import SockJSHandler
     from sockjs.cyclone.handlers.receivers import ReceiverHandler
-
-log = Logger(namespace="sockjs.cyclone")
 
 SHUTDOWN = CloseInfo(1001, "Server going away", "server")
 
@@ -60,6 +63,15 @@ class Service:
         self._timer: DelayedCall | None = None
         self._timer_at: float | None = None
         self._stopped = False
+        #: ``max_sessions`` / ``max_sessions_per_ip`` accounting (every session kind).
+        self.limiter = SessionLimiter(options.max_sessions, options.max_sessions_per_ip)
+        #: A graceful shutdown is under way: new sessions are refused with 1001.
+        self.stopping = False
+        #: Called with (handler, handle, chunks) after each receiving request is
+        #: answered while stopping (see :mod:`sockjs.cyclone._shutdown`).
+        self.shutdown_watch: (
+            Callable[[ReceiverHandler, SessionHandle, list[bytes]], None] | None
+        ) = None
 
     def now(self) -> float:
         """Current time of the reactor this service runs on."""
@@ -131,23 +143,65 @@ class Service:
         core = self.registry.get(session_id)
         info = handler.connection_info()
         if core is None:
+            refusal = self.refusal(info.ip)
+            if refusal is not None:
+                handler.refuse_session(refusal)
+                return
             core = self.registry.create(session_id, now)
             handle = SessionHandle(self, core, info)
+            self.limiter.add(handle, info.ip)
         else:
             handle = core.owner
         receiver = Receiver(wire, token=handler)
         if self.options.verify_ip and handle.remote_ip != info.ip:
-            log.info("Refused a receiver from another IP on {path}", path=self.prefix)
+            self.stats.error("ip_mismatch")
+            logevents.transport_error(
+                self.prefix, "ip_mismatch", "a receiver from another IP", code=2010
+            )
             result = core.reject(receiver)
         else:
             result = core.attach(receiver, now)
+            if result.conflict:
+                self.stats.error("another_connection")
+                logevents.transport_error(
+                    self.prefix, "another_connection", "a second receiver", code=2010
+                )
         handler.begin_response(handle)
         handler.write_output(result.output)
+        if self.shutdown_watch is not None:
+            self.shutdown_watch(handler, handle, result.output.chunks)
         if result.opened:
             handle.info.transport = wire.name
             handle.opened()
         else:
             handle.settle()
+
+    def refusal(self, ip: str) -> Refusal | None:
+        """``(code, reason)`` refusing a new session from ``ip`` now, or ``None`` to admit it.
+
+        Refused: every new session while stopping (1001), and those over
+        ``max_sessions`` / ``max_sessions_per_ip`` (1013, with a log line).
+        """
+        if self.stopping:
+            return GOING_AWAY
+        refusal = self.limiter.refusal(ip)
+        if refusal is not None:
+            per_ip = refusal is TOO_MANY_SESSIONS_FROM_IP
+            self.stats.error("too_many_sessions")
+            logevents.limit_hit(
+                self.prefix,
+                "too_many_sessions",
+                "max_sessions_per_ip" if per_ip else "max_sessions",
+                "a new session was refused",
+                code=refusal[0],
+                ip=ip,
+            )
+        return refusal
+
+    def forget(self, handle: SessionHandle) -> None:
+        """A session is CLOSED: out of the registry and of the session limits."""
+        self.registry.discard(handle.core)
+        self.limiter.release(handle)
 
     def session(self, session_id: str) -> SessionHandle | None:
         """The live session with this id, for sending requests."""

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from sockjs.cyclone import logevents
 from sockjs.cyclone.conninfo import ConnectionInfo
 from sockjs.protocol.frames import CLOSE_REASONS, CloseCode, encode_message
 from sockjs.protocol.session import Output, Session, SessionState
@@ -20,9 +20,12 @@ if TYPE_CHECKING:
     from sockjs.cyclone._service import Service
     from sockjs.cyclone.conn import SockJSConnection
 
-log = Logger(namespace="sockjs.cyclone")
-
 _FAILED = object()
+# Globals: reading a member off the enum class is slow, and these
+# comparisons run for every message.
+_OPEN = SessionState.OPEN
+_CLOSING = SessionState.CLOSING
+_CLOSED = SessionState.CLOSED
 
 
 class ConnectionSession(Protocol):
@@ -117,7 +120,7 @@ class SessionHandle:
     @property
     def is_closed(self) -> bool:
         """True once the session is closing or closed."""
-        return self.core.state >= SessionState.CLOSING
+        return self.core.state >= _CLOSING
 
     def send_message(self, message: Any) -> None:
         """Queue one message (any JSON-serializable value) for the client."""
@@ -128,7 +131,7 @@ class SessionHandle:
     def send_encoded(self, encoded: str) -> None:
         """Queue a message already encoded once (broadcast path)."""
         core = self.core
-        if not core.accepts_messages:
+        if core.state != _OPEN:  # not accepting messages
             return
         receiver = core.receiver
         now = self.service.now()
@@ -136,8 +139,10 @@ class SessionHandle:
         output = core.send(encoded, now)
         if output is not None and receiver is not None:
             receiver.token.write_output(output)
-        if core.state >= SessionState.CLOSING:  # max_queued_bytes closed it
+        if core.state >= _CLOSING:  # max_queued_bytes closed it
             self._note_close(CloseInfo(core.close_code or 0, core.close_reason or "", "server"))
+            if core.close_code == CloseCode.SLOW_CONSUMER:
+                self._slow_consumer()
         self.settle()
 
     def send_prepared(self, encoded: str, message: Any) -> None:
@@ -173,6 +178,7 @@ class SessionHandle:
         self.service.live.add(self)
         self.service.stats.session_opened(self.info.transport)
         self._counted = True
+        logevents.session_opened(self.service.prefix, self.info.transport, self.info.ip)
         result = self._invoke(conn.connectionMade, self.info)
         if isinstance(result, Deferred):
             # Messages that arrive meanwhile wait for connectionMade to finish.
@@ -182,17 +188,20 @@ class SessionHandle:
         self._made(result)
 
     def _made(self, result: Any) -> None:
+        failed = result is _FAILED
         if isinstance(result, Failure):
-            log.failure("connectionMade failed; refusing the session", result)
-            result = False
-        if result is _FAILED or result is False:
-            # Refused: the client is told, the application hears nothing more.
+            self._app_exception(_hook(self.conn, "connectionMade"), result)
+            failed = True
+        if failed or result is False:
+            # Refused (False: 3000) or broken (raised: 1011): the client is
+            # told, the application hears nothing more.
             self._lost = True
             self.conn = None
             self._pending = None
             self.service.live.discard(self)
             if self.core.state == SessionState.OPEN:
-                self.close_by(CloseCode.GO_AWAY, CLOSE_REASONS[CloseCode.GO_AWAY], "server")
+                code = CloseCode.INTERNAL_ERROR if failed else CloseCode.GO_AWAY
+                self.close_by(code, CLOSE_REASONS[code], "server")
             self.settle()
             return
         self._pump()
@@ -200,7 +209,7 @@ class SessionHandle:
 
     def deliver(self, messages: Iterable[Any]) -> None:
         """Hand incoming messages to the application, in order, while OPEN."""
-        if not self.core.accepts_messages or (self.conn is None and self._pending is None):
+        if self.core.state != _OPEN or (self.conn is None and self._pending is None):
             return
         batch = messages if isinstance(messages, list) else list(messages)
         self.service.stats.received(len(batch), self.service.now())
@@ -212,15 +221,17 @@ class SessionHandle:
 
     def _pump(self, result: Any = None) -> None:
         if isinstance(result, Failure):
-            log.failure("messageReceived failed; closing the session", result)
+            self._app_exception(_hook(self.conn, "messageReceived"), result)
             self._internal_error()
             return
         pending = self._pending
         while pending:
             conn = self.conn
-            if conn is None or not self.core.accepts_messages:
+            if conn is None or self.core.state != _OPEN:
                 break
             outcome = self._invoke(conn.messageReceived, pending.popleft())
+            if outcome is None:  # the usual synchronous hook
+                continue
             if outcome is _FAILED:
                 self._internal_error()
                 return
@@ -261,10 +272,14 @@ class SessionHandle:
     def settle(self) -> None:
         """After any core call: notify the app of a close, drop dead sessions, re-arm."""
         state = self.core.state
-        if state >= SessionState.CLOSING:
+        if state >= _CLOSING:
             if self._counted:
                 self._counted = False
                 self.service.stats.session_closed(self.info.transport)
+                info = self.close_info or INTERRUPTED
+                logevents.session_closed(
+                    self.service.prefix, self.info.transport, info.code, info.reason, info.initiator
+                )
             if not self._lost:
                 self._lost = True
                 self._pending = None
@@ -273,26 +288,48 @@ class SessionHandle:
                 if conn is not None:
                     outcome = self._invoke(conn.connectionLost)
                     if isinstance(outcome, Deferred):
-                        outcome.addErrback(lambda f: log.failure("connectionLost failed", f))
-        if state == SessionState.CLOSED:
-            self.service.registry.discard(self.core)
+                        outcome.addErrback(
+                            lambda f: self._app_exception(_hook(conn, "connectionLost"), f)
+                        )
+        if state == _CLOSED:
+            self.service.forget(self)
         self.service.reschedule()
 
     def _note_close(self, info: CloseInfo) -> None:
         if self.close_info is None:
             self.close_info = info
 
+    def _app_exception(self, hook: str, failure: Failure | None = None) -> None:
+        self.service.stats.error("app_exception")
+        logevents.app_exception(self.service.prefix, hook, failure)
+
+    def _slow_consumer(self) -> None:
+        service = self.service
+        service.stats.error("slow_consumer")
+        logevents.limit_hit(
+            service.prefix,
+            "slow_consumer",
+            "max_queued_bytes",
+            f"over {service.options.max_queued_bytes} bytes queued for a client not reading",
+            code=CloseCode.SLOW_CONSUMER,
+        )
+
     def _invoke(self, hook: Callable[..., Any], *args: Any) -> Any:
         """Run an application hook; a Deferred for async results, ``_FAILED`` on error."""
         try:
             result = hook(*args)
         except Exception:
-            log.failure("Application hook {hook} raised", hook=_name(hook))
+            self._app_exception(_name(hook))
             return _FAILED
-        if inspect.iscoroutine(result):
+        if result is not None and inspect.iscoroutine(result):
             return Deferred.fromCoroutine(result)
         return result
 
 
 def _name(hook: Callable[..., Any]) -> str:
     return str(getattr(hook, "__qualname__", hook))
+
+
+def _hook(conn: object, name: str) -> str:
+    """``Class.hook``, as :func:`_name` spells a bound method (for log events)."""
+    return f"{type(conn).__qualname__}.{name}"

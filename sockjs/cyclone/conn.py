@@ -30,7 +30,8 @@ class SockJSConnection:
         """The session opened. Return ``False`` to refuse it (client gets ``c[3000,...]``).
 
         May return a Deferred or be a coroutine; messages wait until it finishes.
-        Raising refuses the session like returning ``False``.
+        Raising (or failing) refuses it too, logged, and the client gets
+        ``c[1011,"Internal server error"]``.
         """
         return None
 

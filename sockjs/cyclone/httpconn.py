@@ -34,15 +34,13 @@ from io import BytesIO
 from tempfile import TemporaryFile
 from typing import Any
 
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from cyclone.escape import parse_qs_bytes
 from cyclone.httpserver import HTTPConnection, HTTPRequest
 from cyclone.httputil import HTTPHeaders, parse_multipart_form_data
+from sockjs.cyclone import logevents
 from sockjs.cyclone._clock import DelayedCall
-
-log = Logger(namespace="sockjs.cyclone.http")
 
 _REASONS = {
     400: "Bad Request",
@@ -94,7 +92,10 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         if line:  # the request line and header lines; not the blank end line
             self._head_lines += 1
         if self._head_bytes > self.max_header_bytes or self._head_lines > self.max_headers + 1:
-            self._refuse(431, "request head too large")
+            limit = (
+                "max_header_bytes" if self._head_bytes > self.max_header_bytes else "max_headers"
+            )
+            self._refuse(431, "request head too large", "head_too_large", limit)
             return
         if not line:
             self._head_bytes = 0
@@ -103,26 +104,28 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
 
     def lineLengthExceeded(self, line: bytes) -> None:
         """A header line over ``MAX_LENGTH``: 431."""
-        self._refuse(431, "header line too long")
+        self._refuse(431, "header line too long", "head_too_large", "max_header_bytes")
 
     def _on_headers(self, data: bytes) -> None:
         # Replaces Cyclone's parser: the head is parsed once, validated, and
         # the body limit is decided before a single body byte is read.
         head = _parse_head(data)
         if head is None:
-            self._refuse(400, "malformed request line or headers")
+            self._refuse(400, "malformed request line or headers", "bad_request")
             return
         method, uri, version, headers = head
-        limit = self._body_limit(uri.split("?", 1)[0])
+        path = uri.split("?", 1)[0]
+        limit = self._body_limit(path)
         chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
         declared = headers.get("Content-Length", "0").strip()
         # RFC 9110 8.6: digits only (int() would also take "+10" or "1_0").
         length = int(declared) if _DIGITS.fullmatch(declared) else -1
         if length < 0 or (chunked and "Content-Length" in headers):
-            self._refuse(400, "invalid body framing")
+            self._refuse(400, "invalid body framing", "bad_request", path=path)
             return
         if limit is not None and length > limit:
-            self._refuse(413, f"body of {length} bytes over the {limit} limit")
+            reason = f"body of {length} bytes over the {limit} limit"
+            self._refuse(413, reason, "body_too_large", "max_request_body", path=path)
             return
         self._request = HTTPRequest(
             connection=self,
@@ -158,19 +161,32 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             try:
                 _parse_form(request, data)
             except ValueError:  # includes UnicodeDecodeError
-                log.info("Ignored an undecodable form body from {ip}", ip=self._remote_ip)
+                prefix = self._router_of(request.path)
+                detail = "form body is not UTF-8"
+                logevents.transport_error(prefix, "undecodable_form", detail, ip=self._remote_ip)
         self.request_callback(request)
 
     def _body_limit(self, path: str) -> int | None:
+        service = self._service_for(path)
+        if service is not None:
+            return int(service.options.max_request_body)
+        limit = self.factory.settings.get("max_body_size")
+        return int(limit) if limit is not None else None
+
+    def _service_for(self, path: str) -> Any:
+        """The SockJS service (router state) serving ``path``, if any."""
         for _host, specs in getattr(self.factory, "handlers", []):
             for spec in specs:
                 if spec.regex.match(path):
                     service = spec.kwargs.get("service")
                     if service is not None:
-                        return int(service.options.max_request_body)
+                        return service
                     break
-        limit = self.factory.settings.get("max_body_size")
-        return int(limit) if limit is not None else None
+        return None
+
+    def _router_of(self, path: str) -> str | None:
+        service = self._service_for(path)
+        return None if service is None else str(service.prefix)
 
     # -- bodies ---------------------------------------------------------------------------
 
@@ -196,7 +212,10 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             rest = chunked.feed(data)
         except _BodyError as error:
             self._chunked = None
-            self._refuse(error.status, error.reason)
+            if error.status == 413:
+                self._refuse(413, error.reason, "body_too_large", "max_request_body")
+            else:
+                self._refuse(error.status, error.reason, "bad_request")
             return
         if rest is None:
             return
@@ -222,7 +241,16 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             return
         holding = self.paused and not self._taken_over
         if holding and len(self._buffer) + len(data) > self.max_pipelined_bytes:
-            self._refuse(413, "too much pipelined data")
+            # A parked poll has written nothing yet: the 413 is its answer. A
+            # started stream cannot be interrupted by another response: just close.
+            started = getattr(self._request, "sockjs_answering", False)
+            self._refuse(
+                413,
+                "too much pipelined data",
+                "pipelined_too_much",
+                "max_pipelined_bytes",
+                answer=not started,
+            )
             return
         super().dataReceived(data)
 
@@ -240,6 +268,9 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         self._taken_over = True
         self._cancel_timeout()
         self._on_raw = on_raw
+        # Straight from the transport to on_raw: no HTTP parsing is left to do
+        # (and it is the hot path of every WebSocket message).
+        self.dataReceived = on_raw  # type: ignore[method-assign,assignment]
         self.paused = False
         buffered = self._buffer
         self._buffer = b""
@@ -249,8 +280,14 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
     # -- failures ------------------------------------------------------------------------
 
     def connectionLost(self, reason: Failure) -> None:
-        """Cancel the request timer."""
+        """Cancel the request timer and drop a half-received body."""
         self._cancel_timeout()
+        # A client gone mid-body leaves Cyclone's buffer (maybe a temporary
+        # file) behind; so does a chunked body being decoded.
+        buffer, self._contentbuffer = self._contentbuffer, None
+        if buffer is not None:
+            buffer.close()
+        self._chunked = None
         super().connectionLost(reason)
 
     def _arm_timeout(self) -> None:
@@ -265,7 +302,7 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
 
     def _timed_out(self) -> None:
         self._timeout = None
-        self._refuse(408, "request not received in time")
+        self._refuse(408, "request not received in time", "request_timeout", "request_timeout")
 
     def _clock(self) -> Any:
         clock = getattr(self.factory, "sockjs_clock", None)
@@ -273,23 +310,59 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             from twisted.internet import reactor as clock
         return clock
 
-    def _refuse(self, status: int, reason: str) -> None:
-        log.info(
-            "Refused a request from {ip}: {status} {reason}",
-            ip=self._remote_ip,
-            status=status,
-            reason=reason,
-        )
+    def _refuse(
+        self,
+        status: int,
+        reason: str,
+        kind: str,
+        limit: str | None = None,
+        path: str | None = None,
+        answer: bool = True,
+    ) -> None:
+        # Counted and logged for the router the request belongs to, when known
+        # (the path of the request being read or, for pipelined bytes, parked).
+        request = self._request
+        if path is None and request is not None:
+            path = request.path
+        service = self._service_for(path) if path is not None else None
+        prefix = None
+        if service is not None:
+            service.stats.error(kind)
+            prefix = service.prefix
+        ip = self._remote_ip
+        if limit is None:
+            logevents.transport_error(prefix, kind, reason, status=status, ip=ip)
+        else:
+            logevents.limit_hit(prefix, kind, limit, reason, status=status, ip=ip)
         self._cancel_timeout()
         body = reason.encode() + b"\n"
         if self.transport is not None and not self.transport.disconnecting:
-            self.transport.write(
-                b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=UTF-8\r\n"
-                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-                % (status, _REASONS[status].encode(), len(body), body)
-            )
+            if answer:
+                self.transport.write(
+                    b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+                    % (status, _REASONS[status].encode(), len(body), body)
+                )
             self.transport.loseConnection()
         self._refused = True  # ignore whatever else arrives
+
+
+#: Seconds a client gets to read what is still queued for it once the server
+#: closed its connection, before the connection is aborted.
+CLOSE_TIMEOUT = 10.0
+
+
+def abort_if_stuck(transport: Any, clock: Any, timeout: float = CLOSE_TIMEOUT) -> Any:
+    """Call right after ``loseConnection``: abort in ``timeout`` s if bytes are still queued.
+
+    Twisted closes a connection only once its write buffer is flushed, so a
+    client that stopped reading (a slow consumer that was just closed) would
+    keep the socket and the buffer forever. Returns the timer (``None`` when
+    nothing is queued); the caller cancels it when the connection is lost.
+    """
+    if getattr(transport, "dataBuffer", b"") or getattr(transport, "_tempDataLen", 0):
+        return clock.callLater(timeout, transport.abortConnection)
+    return None
 
 
 def watch_loss(connection: Any, callback: Callable[[], None]) -> Callable[[], None]:
@@ -449,7 +522,9 @@ def _parse_head(data: bytes) -> tuple[str, str, str, HTTPHeaders] | None:
         return None
     try:
         headers = HTTPHeaders.parse(data[eol:].decode("utf-8"))
-    except ValueError:  # includes UnicodeDecodeError
+    # ValueError includes UnicodeDecodeError; Cyclone raises KeyError for a
+    # continuation line (obs-fold) before any header (found by tests/fuzz).
+    except (ValueError, KeyError):
         return None
     method, uri, version = (part.decode("ascii") for part in parts)
     return method, uri, version, headers

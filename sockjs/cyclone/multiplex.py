@@ -7,10 +7,13 @@ Each channel is an ordinary :class:`SockJSConnection` subclass; it gets a
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
 
-from twisted.logger import Logger
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
+from sockjs.cyclone import logevents
 from sockjs.cyclone._session import CloseInfo
 from sockjs.protocol.encoding import json_encode
 
@@ -18,7 +21,9 @@ if TYPE_CHECKING:
     from sockjs.cyclone.conn import SockJSConnection
     from sockjs.cyclone.conninfo import ConnectionInfo
 
-log = Logger(namespace="sockjs.cyclone.multiplex")
+_FAILED = object()
+#: ``close_info`` of a channel ended because one of its hooks failed.
+CHANNEL_ERROR = CloseInfo(1011, "Internal server error", "server")
 
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@*_+-./")
 
@@ -131,25 +136,19 @@ class ChannelSet:
         if conn is not None:
             if kind == "uns":
                 self.forget(topic, CloseInfo(1000, "Channel closed by the client", "client"))
-            elif kind == "msg":
-                try:
-                    conn.messageReceived(payload)
-                except Exception:
-                    # Only this channel is broken: end it, keep the others.
-                    log.failure("Channel {topic} messageReceived raised", topic=topic)
-                    conn.session.close()
+            elif kind == "msg" and self._run(conn, "messageReceived", topic, payload) is _FAILED:
+                # Only this channel is broken: end it, keep the others.
+                self._broken(conn, topic, refuse=False)
             return
         if kind == "sub":
             session = ChannelSession(self, topic)
             conn = factory(session)
             session.conn = conn
             self.open[topic] = conn
-            try:
-                accepted = conn.connectionMade(self.info)  # type: ignore[arg-type]
-            except Exception:
-                log.failure("Channel {topic} connectionMade raised", topic=topic)
-                accepted = False
-            if accepted is False:
+            accepted = self._run(conn, "connectionMade", topic, self.info)
+            if accepted is _FAILED:
+                self._broken(conn, topic, refuse=True)
+            elif accepted is False:
                 self.refuse(topic)
 
     def refuse(self, topic: str) -> None:
@@ -176,11 +175,58 @@ class ChannelSet:
                 session.closed = True
                 session.close_info = session.close_info or info
                 _drop_subscriptions(session)
-            try:
-                conn.connectionLost()
-            except Exception:
-                log.failure("Channel {topic} connectionLost raised", topic=topic)
+            self._run(conn, "connectionLost", topic)
         return conn
+
+    def _run(self, conn: SockJSConnection, hook: str, topic: str, *args: Any) -> Any:
+        """Call a channel hook: its result, or ``_FAILED`` if it raised.
+
+        A Deferred or coroutine it returns is not waited for, but its failure
+        counts like an exception (logged, the channel ends); it never reaches
+        Twisted as an unhandled error.
+        """
+        try:
+            result = getattr(conn, hook)(*args)
+        except Exception:
+            self._app_exception(conn, hook, topic)
+            return _FAILED
+        if inspect.iscoroutine(result):
+            result = Deferred.fromCoroutine(result)
+        if isinstance(result, Deferred):
+            result.addErrback(self._failed_later, conn, hook, topic)
+            return None
+        return result
+
+    def _failed_later(
+        self, failure: Failure, conn: SockJSConnection, hook: str, topic: str
+    ) -> None:
+        self._app_exception(conn, hook, topic, failure)
+        if hook != "connectionLost":
+            self._broken(conn, topic, refuse=hook == "connectionMade")
+
+    def _broken(self, conn: SockJSConnection, topic: str, *, refuse: bool) -> None:
+        """A channel hook failed: end that channel (``uns``) with 1011 in its ``close_info``.
+
+        A failed ``connectionMade`` refuses the channel (no ``connectionLost``,
+        as for sessions).
+        """
+        if self.open.get(topic) is not conn:
+            return  # already ended (by the hook itself, or the session closed)
+        session = conn.session
+        if isinstance(session, ChannelSession):
+            session.close_info = session.close_info or CHANNEL_ERROR
+        if refuse:
+            self.refuse(topic)
+        elif self.forget(topic, CHANNEL_ERROR) is not None and not self.parent.is_closed:
+            self.parent.sendMessage(f"uns,{topic}")
+
+    def _app_exception(
+        self, conn: SockJSConnection, hook: str, topic: str, failure: Failure | None = None
+    ) -> None:
+        router = self.parent.router
+        name = f"{type(conn).__qualname__}.{hook}"
+        prefix = None if router is None else router.prefix
+        logevents.app_exception(prefix, name, failure, topic=topic)
 
     def close_all(self) -> None:
         """The SockJS connection closed: close every channel."""

@@ -50,8 +50,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
 
+from sockjs.cyclone import logevents
 from sockjs.cyclone.multiplex import ChannelSession
 from sockjs.protocol.encoding import json_encode
 
@@ -60,8 +60,6 @@ if TYPE_CHECKING:
     from sockjs.cyclone._session import ConnectionSession
 
 __all__ = ["Broker", "Hub", "InProcessBroker", "Subscription", "hub_for"]
-
-log = Logger(namespace="sockjs.cyclone.pubsub")
 
 
 class Subscription:
@@ -176,7 +174,7 @@ def _call(subscription: Subscription, message: Any) -> None:
     try:
         subscription.callback(message)
     except Exception:
-        log.failure("Subscriber of channel {channel} raised", channel=subscription.channel)
+        logevents.app_exception(None, "subscriber", channel=subscription.channel)
 
 
 class _Topic:

@@ -10,6 +10,7 @@ from twisted.internet.defer import Deferred
 from cyclone.web import URLSpec
 from sockjs.cyclone._clock import Clock
 from sockjs.cyclone._service import Service
+from sockjs.cyclone._shutdown import DEFAULT_GRACE, shutdown
 from sockjs.cyclone.handlers import base, receivers, senders, static, websocket
 from sockjs.cyclone.pubsub import Broker
 from sockjs.cyclone.stats import StatsCollector
@@ -134,6 +135,15 @@ class SockJSRouter:
     def stop(self) -> None:
         """Close every session and cancel the router's timer."""
         self._service.stop()
+
+    def shutdown(self, grace: float = DEFAULT_GRACE) -> Deferred[None]:
+        """Close every session gracefully, then :meth:`stop`; fires within ``grace`` seconds.
+
+        Each client gets ``c[1001,"Server going away"]`` (see
+        :func:`sockjs.cyclone.shutdown`, which also stops listening ports
+        and takes several routers).
+        """
+        return shutdown([self], grace)
 
     def _build_urls(self) -> list[URLSpec]:
         disabled = self.options.disabled_transports

@@ -11,8 +11,10 @@ class StatsCollector:
 
     Keys kept from the old sockjs-cyclone (same meaning): ``sessions_active``,
     ``connections_active``, ``connections_ps``, ``packets_sent_ps``,
-    ``packets_recv_ps`` and ``transp_<name>``; totals, heartbeats, expiries
-    and ``errors_<kind>`` follow.
+    ``packets_recv_ps`` and ``transp_<name>``; totals (also per transport),
+    bytes, heartbeats, expiries and ``errors_<kind>`` follow (the operations
+    page of the docs lists them all). :mod:`sockjs.cyclone.metrics` serves
+    the same counters to Prometheus.
     """
 
     def __init__(self, stats: Stats, clock: Clock) -> None:

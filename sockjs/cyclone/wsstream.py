@@ -47,6 +47,11 @@ from websockets.headers import build_extension, parse_extension
 from websockets.protocol import Protocol, Side, State
 from websockets.typing import BytesLike, ExtensionHeader
 
+try:  # websockets' C helper; the pure-Python one otherwise
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - depends on how websockets was built
+    from websockets.utils import apply_mask
+
 __all__ = [
     "MAX_CLOSE_REASON_BYTES",
     "BinaryMessage",
@@ -131,7 +136,11 @@ class WebSocketStream:
         "_factories",
         "_fragment_opcode",
         "_fragments",
+        "_held",
+        "_max_size",
         "_protocol",
+        "_ws_head",
+        "_ws_remaining",
     )
 
     def __init__(
@@ -148,6 +157,13 @@ class WebSocketStream:
         self._fragments: list[BytesLike] = []
         self._error_reported = False
         self._eof = False
+        self._max_size = max_message_size
+        # Fast path bookkeeping (see receive()): the start of a plain text
+        # frame's header not given to websockets yet, and where websockets
+        # stands in the frame it is parsing (header bytes seen, bytes left).
+        self._held = b""
+        self._ws_head = b""
+        self._ws_remaining = 0
 
     # -- handshake ---------------------------------------------------------
 
@@ -192,14 +208,111 @@ class WebSocketStream:
         Afterwards write :meth:`data_to_send` (pongs, close frames) and close
         TCP once it is flushed if :attr:`closed` is true.  Bytes after a
         Close frame or a protocol error are discarded.
+
+        Complete, unfragmented, masked text frames are decoded here directly
+        when no extension is active (the common SockJS message); every other
+        frame, and any frame that would fail, goes to ``websockets``' parser,
+        so the outcome is the same either way.  ``websockets`` is only handed
+        bytes at frame boundaries or while it is inside a frame, which this
+        method tracks from the frame headers.
         """
         if self._eof:
             return []
         protocol = self._protocol
+        events: list[Event] = []
+        if (
+            protocol.extensions  # permessage-deflate: websockets does it all
+            or protocol.debug  # websockets logs every frame
+            or protocol.state is not State.OPEN
+            or self._ws_remaining
+            or self._ws_head  # websockets is inside a frame
+        ):
+            self._slow(data, events)
+            return events
+        if self._held:
+            data = self._held + data
+            self._held = b""
+        pos = 0
+        end = len(data)
+        max_size = self._max_size
+        while pos < end:
+            # The header of a plain text frame: 0x81 (FIN, text), then the
+            # mask bit and a 7-bit, 16-bit or 64-bit payload length.
+            if data[pos] == 0x81 and end - pos >= 6 and data[pos + 1] & 0x80:
+                length = data[pos + 1] & 0x7F
+                start = pos + 6
+                if length == 126:
+                    start = pos + 8
+                    length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+                elif length == 127:
+                    start = pos + 14
+                    length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                stop = start + length
+                if (
+                    stop <= end
+                    and length <= max_size
+                    and protocol.current_size is None  # no fragmented message pending
+                ):
+                    try:
+                        text = str(apply_mask(data[start:stop], data[start - 4 : start]), "utf-8")
+                    except UnicodeDecodeError:
+                        pass  # websockets' way below (1007, after what follows is parsed)
+                    else:
+                        events.append(TextMessage(text))
+                        pos = stop
+                        continue
+            rest = data[pos:] if pos else data
+            if _frame_size(rest) is None and _may_be_plain_text(rest, max_size):
+                # An incomplete header that may still start a plain text
+                # frame: websockets would only be waiting for more bytes too.
+                self._held = rest
+            else:
+                # Anything else, and everything after it in this read, goes to
+                # websockets in one piece, exactly as without this fast path.
+                self._slow(rest, events)
+            break
+        return events
+
+    def _slow(self, data: bytes, events: list[Event]) -> None:
+        """Hand ``data`` to websockets' parser, then note where it stands."""
+        self._feed(data, events)
+        if self._protocol.state is not State.OPEN:
+            return  # the fast path is never taken again
+        # Walk the frame headers the way websockets' parser reads them, to
+        # know whether it is left at a frame boundary.
+        pos = 0
+        end = len(data)
+        while pos < end:
+            if self._ws_remaining:
+                take = min(self._ws_remaining, end - pos)
+                self._ws_remaining -= take
+                pos += take
+                continue
+            head = self._ws_head + data[pos : pos + 14]
+            size = _frame_size(head)
+            if size is None:
+                self._ws_head = head
+                return
+            self._ws_remaining = size[0] + size[1] - len(self._ws_head)
+            self._ws_head = b""
+
+    def _feed(self, data: bytes, events: list[Event]) -> bool:
+        """Run ``data`` through websockets; append its events; True to stop."""
+        protocol = self._protocol
         protocol.receive_data(data)
         # A Protocol that starts OPEN only ever yields frames (no HTTP events).
         frames = cast(list[Frame], protocol.events_received())
-        events: list[Event] = []
+        if frames and self._convert(frames, events):
+            return True
+        if protocol.parser_exc is not None and not self._error_reported:
+            self._error_reported = True
+            events.append(_error_event(protocol.parser_exc))
+            return True
+        return False
+
+    def _convert(self, frames: list[Frame], events: list[Event]) -> bool:
+        """Turn websockets' frames into events; True after a protocol error."""
+        protocol = self._protocol
         for frame in frames:
             opcode = frame.opcode
             if opcode is TEXT or opcode is BINARY:
@@ -212,7 +325,7 @@ class WebSocketStream:
                         events.append(TextMessage(str(frame.data, "utf-8")))
                     except UnicodeDecodeError as exc:
                         events.append(self._invalid_utf8(exc))
-                        return events
+                        return True
                 else:
                     events.append(BinaryMessage(bytes(frame.data)))
             elif opcode is CONT:
@@ -221,16 +334,13 @@ class WebSocketStream:
                     event = self._assemble()
                     events.append(event)
                     if type(event) is ProtocolError:
-                        return events
+                        return True
             elif opcode is CLOSE:
                 close = protocol.close_rcvd
                 assert close is not None  # set by websockets with every CLOSE event
                 events.append(CloseReceived(int(close.code), close.reason))
             # PING was answered by websockets itself; PONG needs nothing.
-        if protocol.parser_exc is not None and not self._error_reported:
-            self._error_reported = True
-            events.append(_error_event(protocol.parser_exc))
-        return events
+        return False
 
     def _assemble(self) -> Event:
         data = b"".join(self._fragments)
@@ -258,6 +368,9 @@ class WebSocketStream:
         """
         if not self._eof:
             self._eof = True
+            if self._held:  # websockets decides what a cut-off header means
+                self._protocol.receive_data(self._held)
+                self._held = b""
             self._protocol.receive_eof()
             self._protocol.events_received()
 
@@ -265,8 +378,7 @@ class WebSocketStream:
 
     def send_text(self, text: str) -> None:
         """Queue one text message.  Ignored once a Close frame was sent or received."""
-        if self._protocol.state is State.OPEN:
-            self._protocol.send_text(text.encode())
+        self.send_utf8(text.encode())
 
     def send_utf8(self, data: bytes) -> None:
         """Queue one text message given as UTF-8 bytes (SockJS frames are already bytes).
@@ -274,8 +386,33 @@ class WebSocketStream:
         The caller vouches that ``data`` is valid UTF-8.  Ignored once a
         Close frame was sent or received.
         """
-        if self._protocol.state is State.OPEN:
-            self._protocol.send_text(data)
+        protocol = self._protocol
+        if protocol.state is State.OPEN:
+            if protocol.extensions or protocol.debug or protocol.expect_continuation_frame:
+                protocol.send_text(data)
+                return
+            # The unmasked server frame websockets would build, without the
+            # Frame object; queued in websockets' own list so pongs and
+            # close frames keep their order.
+            protocol.writes.append(_text_header(len(data)) + data)
+
+    def send_utf8_now(self, data: bytes) -> bytes:
+        """:meth:`send_utf8` then :meth:`data_to_send`, in one step.
+
+        The usual case (nothing queued before, no extension) builds the
+        frame and hands it back without queueing it first.
+        """
+        protocol = self._protocol
+        if (
+            protocol.writes
+            or protocol.extensions
+            or protocol.debug
+            or protocol.expect_continuation_frame
+            or protocol.state is not State.OPEN
+        ):
+            self.send_utf8(data)
+            return self.data_to_send()
+        return _text_header(len(data)) + data
 
     def send_bytes(self, data: bytes) -> None:
         """Queue one binary message.  Ignored once a Close frame was sent or received."""
@@ -316,7 +453,12 @@ class WebSocketStream:
 
     def data_to_send(self) -> bytes:
         """All bytes queued for the socket since the last call (may be ``b""``)."""
-        return b"".join(self._protocol.data_to_send())
+        protocol = self._protocol
+        writes = protocol.writes  # what websockets' data_to_send() hands over
+        if not writes:
+            return b""
+        protocol.writes = []
+        return writes[0] if len(writes) == 1 else b"".join(writes)
 
     # -- state -------------------------------------------------------------
 
@@ -356,3 +498,56 @@ def _error_event(exc: Exception) -> ProtocolError:
     else:
         code = CloseCode.INTERNAL_ERROR
     return ProtocolError(int(code), str(exc))
+
+
+def _text_header(length: int) -> bytes:
+    """Header of an unmasked, final text frame of ``length`` bytes (RFC 6455 5.2)."""
+    if length < 126:
+        return bytes((0x81, length))
+    if length < 65536:
+        return b"\x81\x7e" + length.to_bytes(2, "big")
+    return b"\x81\x7f" + length.to_bytes(8, "big")
+
+
+def _frame_size(head: bytes) -> tuple[int, int] | None:
+    """``(header length, payload length)`` of the frame ``head`` starts, if complete."""
+    available = len(head)
+    if available < 2:
+        return None
+    second = head[1]
+    length = second & 0x7F
+    header_length = 6 if second & 0x80 else 2
+    if length == 126:
+        header_length += 2
+        if available < 4:
+            return None
+        length = int.from_bytes(head[2:4], "big")
+    elif length == 127:
+        header_length += 8
+        if available < 10:
+            return None
+        length = int.from_bytes(head[2:10], "big")
+    if available < header_length:
+        return None
+    return header_length, length
+
+
+def _may_be_plain_text(head: bytes, max_size: int) -> bool:
+    """Whether an incomplete header can still start a frame the fast path takes."""
+    if head[0] != 0x81:
+        return False
+    if len(head) < 2:
+        return True
+    second = head[1]
+    if not second & 0x80:
+        return False
+    length = second & 0x7F
+    if length == 126:
+        if len(head) < 4:
+            return True
+        length = int.from_bytes(head[2:4], "big")
+    elif length == 127:
+        if len(head) < 10:
+            return True
+        length = int.from_bytes(head[2:10], "big")
+    return length <= max_size

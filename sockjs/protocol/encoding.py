@@ -51,7 +51,9 @@ def decode_payload(body: str | bytes) -> list[Any]:
     try:
         text = body.decode("utf-8") if isinstance(body, bytes) else body
         value = _decode(text)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    # UnicodeDecodeError and JSONDecodeError are ValueErrors; a deeply nested
+    # array ("[[[[...") makes the decoder raise RecursionError: broken too.
+    except (ValueError, RecursionError):
         raise BrokenJSON() from None
     if not isinstance(value, list):
         raise PayloadExpected()
@@ -68,7 +70,7 @@ def decode_websocket_message(text: str) -> list[Any]:
         return []
     try:
         value = _decode(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BrokenJSON() from None
     if isinstance(value, list):
         return value

@@ -54,6 +54,11 @@ def messages_frame(encoded: Iterable[str]) -> str:
     return "a[" + ",".join(encoded) + "]"
 
 
+def message_frame(encoded: str) -> str:
+    """``a[...]`` of one message: what :func:`messages_frame` builds for ``[encoded]``."""
+    return "a[" + encoded + "]"
+
+
 def close_frame(code: int, reason: str) -> str:
     """Build ``c[code,"reason"]`` (no spaces, reason escaped like messages)."""
     return "c[" + str(int(code)) + "," + json_encode(reason) + "]"

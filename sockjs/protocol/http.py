@@ -20,6 +20,10 @@ EVENT_STREAM = "text/event-stream; charset=UTF-8"
 
 NO_CACHE: Headers = [("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0")]
 
+#: Session responses carry client data (echoed messages, a callback name):
+#: browsers must take them for their declared type, never sniff them as HTML.
+NOSNIFF: Headers = [("X-Content-Type-Options", "nosniff")]
+
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 

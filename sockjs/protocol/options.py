@@ -62,6 +62,14 @@ class Options:
     allowed_origins: tuple[str, ...] | None = None
     #: Proxies (addresses or CIDR blocks) whose ``X-Forwarded-For``/``X-Real-IP`` is believed.
     trusted_proxies: tuple[str, ...] = ()
+    #: Messages one send request or WebSocket message may carry (413 / close 1009 beyond).
+    max_messages_per_request: int = 1000
+    #: Sessions open at once on this service (new ones are refused with 1013 beyond).
+    max_sessions: int | None = 100_000
+    #: Sessions open at once from one client address; ``None`` means no limit.
+    max_sessions_per_ip: int | None = None
+    #: Apply ``allowed_origins`` to the HTTP transports too (403 for other origins).
+    check_origin_http: bool = False
 
     def __post_init__(self) -> None:
         for name in ("disconnect_delay", "heartbeat_delay", "session_check_interval"):
@@ -72,6 +80,10 @@ class Options:
             value = getattr(self, name)
             if value < 1:
                 raise SettingsError(f"setting {name!r} must be >= 1 byte, got {value!r}")
+        for name in ("max_messages_per_request", "max_sessions", "max_sessions_per_ip"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise SettingsError(f"setting {name!r} must be >= 1, got {value!r}")
         unknown = set(self.disabled_transports) - TRANSPORT_NAMES
         if unknown:
             raise SettingsError(
@@ -135,6 +147,10 @@ _KINDS: dict[str, str] = {
     "max_message_size": "int",
     "allowed_origins": "origins",
     "trusted_proxies": "addresses",
+    "max_messages_per_request": "count",
+    "max_sessions": "limit",
+    "max_sessions_per_ip": "limit",
+    "check_origin_http": "bool",
 }
 
 
@@ -149,6 +165,12 @@ def _coerce(key: str, value: Any, kind: str) -> Any:
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise wrong("an integer number of bytes")
+        return value
+    if kind in ("count", "limit"):
+        if kind == "limit" and value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("an integer" if kind == "count" else "None or an integer")
         return value
     if kind == "bool":
         if not isinstance(value, bool):

@@ -17,6 +17,7 @@ from sockjs.protocol.options import Options
 from sockjs.protocol.session import Session, SessionState
 
 _Entry = tuple[float, int, Session]
+_CLOSED = SessionState.CLOSED  # a global: cheaper than the enum attribute
 
 
 class SessionRegistry:
@@ -28,6 +29,10 @@ class SessionRegistry:
         self._live: set[Session] = set()
         self._heap: list[_Entry] = []
         self._order = itertools.count()
+        # next_deadline() answer, valid until a deadline changes: adapters
+        # ask after every call into a session, deadlines change far less often.
+        self._next: float | None = None
+        self._next_known = True
 
     # -- table ----------------------------------------------------------------
 
@@ -69,6 +74,7 @@ class SessionRegistry:
 
     def schedule(self, session: Session) -> None:
         """Record ``session.deadline`` (called by the session itself)."""
+        self._next_known = False
         if session.deadline is None:
             return
         heapq.heappush(self._heap, (session.deadline, next(self._order), session))
@@ -79,14 +85,19 @@ class SessionRegistry:
 
     def next_deadline(self) -> float | None:
         """The earliest pending deadline, or ``None`` when nothing is scheduled."""
+        if self._next_known:
+            return self._next
         heap = self._heap
         while heap and not _valid(heap[0]):
             heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        self._next = heap[0][0] if heap else None
+        self._next_known = True
+        return self._next
 
     def due(self, now: float) -> list[Session]:
         """Pop and return the sessions whose deadline is ``<= now``."""
         heap = self._heap
+        self._next_known = False
         result: list[Session] = []
         while heap and heap[0][0] <= now:
             entry = heapq.heappop(heap)
@@ -101,4 +112,4 @@ class SessionRegistry:
 
 def _valid(entry: _Entry) -> bool:
     deadline, _, session = entry
-    return session.deadline == deadline and session.state != SessionState.CLOSED
+    return session.deadline == deadline and session.state != _CLOSED

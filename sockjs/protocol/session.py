@@ -33,6 +33,14 @@ class SessionState(IntEnum):
     CLOSED = 3
 
 
+# Module constants: reading a member off the enum class costs far more than
+# a global lookup, and these comparisons run for every message.
+_CONNECTING = SessionState.CONNECTING
+_OPEN = SessionState.OPEN
+_CLOSING = SessionState.CLOSING
+_CLOSED = SessionState.CLOSED
+
+
 class Scheduler(Protocol):
     """Receives a session whenever its deadline changes."""
 
@@ -123,11 +131,11 @@ class Session:
         """A receiving request arrived for this session (PROTOCOL.md 6.3)."""
         if self.receiver is not None:
             return self.reject(receiver)
-        if self.state >= SessionState.CLOSING:
+        if self.state >= _CLOSING:
             return AttachResult(self._replay_close(receiver, now))
         self.receiver = receiver
         self._set_deadline(now + self.options.heartbeat_delay)
-        if self.state == SessionState.CONNECTING:
+        if self.state == _CONNECTING:
             # send() ignores a session that is not OPEN, so nothing is queued yet.
             self.state = SessionState.OPEN
             return AttachResult(self._emit(frames.OPEN, now), opened=True)
@@ -147,7 +155,7 @@ class Session:
         if self.receiver is None:
             return
         self.receiver = None
-        if self.state != SessionState.CLOSED:
+        if self.state != _CLOSED:
             self._set_deadline(now + self.options.disconnect_delay)
 
     def abort(self) -> None:
@@ -165,7 +173,7 @@ class Session:
         if self.receiver is None:
             return None
         self.receiver.paused = False
-        if self._buffer and self.state == SessionState.OPEN:
+        if self._buffer and self.state == _OPEN:
             return self._flush(now)
         return None
 
@@ -174,7 +182,7 @@ class Session:
     @property
     def accepts_messages(self) -> bool:
         """Incoming messages reach the application only while OPEN (6.4)."""
-        return self.state == SessionState.OPEN
+        return self.state == _OPEN
 
     def send(self, encoded: str, now: float) -> Output | None:
         """Queue one message already encoded with :func:`frames.encode_message`.
@@ -183,11 +191,14 @@ class Session:
         Past ``max_queued_bytes`` of queued messages the session is closed
         with :attr:`CloseCode.SLOW_CONSUMER`.
         """
-        if self.state != SessionState.OPEN:
+        if self.state != _OPEN:
             return None
+        receiver = self.receiver
+        if receiver is not None and not receiver.paused and not self._buffer:
+            # The common case: nothing queued, the message leaves at once.
+            return self._emit(frames.message_frame(encoded), now)
         self._buffer.append(encoded)
         self._buffered_bytes += len(encoded)
-        receiver = self.receiver
         if receiver is not None and not receiver.paused:
             return self._flush(now)
         if self._buffered_bytes > self.options.max_queued_bytes:
@@ -198,7 +209,7 @@ class Session:
 
     def close(self, code: int, reason: str, now: float) -> Output | None:
         """Close by the server or application (6.7); remembered for replay."""
-        if self.state >= SessionState.CLOSING:
+        if self.state >= _CLOSING:
             return None
         self.state = SessionState.CLOSING
         self.close_code = code
@@ -262,7 +273,7 @@ class Session:
         else:
             code = CloseCode.INTERRUPTED
             pending.append(frames.close_frame(code, CLOSE_REASONS[code]))
-        if self.state != SessionState.CLOSED:
+        if self.state != _CLOSED:
             self._set_deadline(now + self.options.disconnect_delay)
         wrap = receiver.wire.wrap
         if not receiver.wire.streaming:

@@ -2,7 +2,10 @@
 
 Rates are kept in per-second buckets rotated when an event (or a read)
 arrives in a later second, so no periodic timer is needed: an idle router
-schedules nothing. ``dump()`` keeps the old sockjs-cyclone key names.
+schedules nothing. Everything else is a plain integer that the adapter
+bumps on its hot paths; readers (``dump()``, the Prometheus collector in
+``sockjs.cyclone.metrics``) do the work at read time. ``dump()`` keeps the
+old sockjs-cyclone key names.
 """
 
 from __future__ import annotations
@@ -62,7 +65,16 @@ class Stats:
         self.messages_sent = 0
         self.messages_received = 0
         self.heartbeats_sent = 0
+        #: Bytes written to clients (HTTP heads and bodies, WebSocket frames).
+        self.bytes_sent = 0
+        #: Bytes received from clients (send request bodies, WebSocket stream bytes).
+        self.bytes_received = 0
+        #: Sessions open now, by transport name.
         self.by_transport: dict[str, int] = {}
+        #: Sessions ever opened / closed, by transport name.
+        self.opened_by_transport: dict[str, int] = {}
+        self.closed_by_transport: dict[str, int] = {}
+        #: Refused requests, protocol errors and limit hits, by kind.
         self.errors: dict[str, int] = {}
         self._connections = MovingRate()
         self._sent = MovingRate()
@@ -75,6 +87,7 @@ class Stats:
         self.sessions_active += 1
         self.sessions_opened += 1
         self.by_transport[transport] = self.by_transport.get(transport, 0) + 1
+        self.opened_by_transport[transport] = self.opened_by_transport.get(transport, 0) + 1
 
     def session_closed(self, transport: str, expired: bool = False) -> None:
         """A session that was opened over ``transport`` ended."""
@@ -83,6 +96,7 @@ class Stats:
         if expired:
             self.sessions_expired += 1
         self.by_transport[transport] = self.by_transport.get(transport, 1) - 1
+        self.closed_by_transport[transport] = self.closed_by_transport.get(transport, 0) + 1
 
     def connection_opened(self, now: float) -> None:
         """A receiving request or WebSocket started."""
@@ -133,7 +147,13 @@ class Stats:
             messages_sent=self.messages_sent,
             messages_received=self.messages_received,
             heartbeats_sent=self.heartbeats_sent,
+            bytes_sent=self.bytes_sent,
+            bytes_received=self.bytes_received,
         )
+        for transport, count in sorted(self.opened_by_transport.items()):
+            data["sessions_opened_" + transport] = count
+        for transport, count in sorted(self.closed_by_transport.items()):
+            data["sessions_closed_" + transport] = count
         for kind, count in sorted(self.errors.items()):
             data["errors_" + kind] = count
         return data

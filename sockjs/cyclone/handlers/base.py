@@ -13,18 +13,20 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.tcp import Server as _TCPServer
-from twisted.logger import Logger
 
 import cyclone.web
+from sockjs.cyclone import logevents
 from sockjs.protocol import http
-from sockjs.protocol.errors import PeerError
+from sockjs.protocol.errors import BodyTooLarge, PeerError
+from sockjs.protocol.handshake import origin_allowed
+from sockjs.protocol.limits import OriginRefused, TooManyMessages
 
 if TYPE_CHECKING:
     from sockjs.cyclone._service import Service
 
-log = Logger(namespace="sockjs.cyclone")
-
 NOT_FOUND_BODY = b"404 Error: Page not found\n"
+_SERVER_HEADER = f"cyclone/{cyclone.version}"
+_MAX_MESSAGES = "max_messages_per_request"
 
 
 class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
@@ -36,8 +38,44 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
     allow: str = "GET"
     #: Route name used in logs instead of the request path.
     route_name: str = "greeting"
+    #: Whether ``check_origin_http`` applies (CORS-capable routes: info and sessions).
+    checks_origin: bool = False
 
     service: Service
+
+    def __init__(self, application: Any, request: Any, **kwargs: Any) -> None:
+        # Cyclone's __init__ also builds the template helpers (``ui``) and
+        # default response headers with a formatted Date for every request;
+        # our responses are written by hand and use neither, so only the
+        # state Cyclone's Application and request log rely on is set here.
+        self.application = application
+        self.request = request
+        self._headers_written = False
+        self._finished = False
+        self._auto_finish = True
+        self._transforms = None
+        self.path_args = None
+        self.path_kwargs = None
+        self._headers = {"Server": _SERVER_HEADER, "Content-Type": "text/html; charset=UTF-8"}
+        self._list_headers: list[tuple[str, str]] = []
+        self._write_buffer: list[bytes] = []
+        self._status_code = 200
+        self._reason = "OK"
+        request.connection.no_keep_alive = self.no_keep_alive
+        self.initialize(**kwargs)
+
+    @property
+    def ui(self) -> Any:
+        """Cyclone's template helpers, built only if something asks for them."""
+        ui = cyclone.web.ObjectDict(
+            (name, self._ui_method(method)) for name, method in self.application.ui_methods.items()
+        )
+        modules = cyclone.web.ObjectDict(
+            (name, self._ui_module(name, module))
+            for name, module in self.application.ui_modules.items()
+        )
+        ui["_modules"] = ui["modules"] = modules
+        return ui
 
     def initialize(self, service: Service) -> None:
         """Called by Cyclone with the route's keyword arguments."""
@@ -55,18 +93,20 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         if method not in self.methods:
             self.respond(405, [("Allow", self.allow)], b"", content_type=None)
             return
-        if self.service.options.disable_nagle:
+        options = self.service.options
+        if options.disable_nagle:
             _set_no_delay(self.request.connection.transport)
+        if self.checks_origin and options.check_origin_http:
+            origin = self.header("Origin")
+            if origin is not None and not origin_allowed(origin, options.allowed_origins):
+                self.respond_error(OriginRefused(f"origin {origin[:100]!r} not allowed"))
+                return
         try:
             getattr(self, method.lower())(*args)
         except PeerError as error:
             self.respond_error(error)
         except Exception:
-            log.failure(
-                "Unexpected error answering {method} {path}",
-                method=method,
-                path=self.service.prefix,
-            )
+            logevents.internal_error(self.service.prefix, self.route_name, method)
             if not self._response_started:
                 self.respond(500, [], b"500 - Internal Server Error")
             elif not self._response_finished:
@@ -97,8 +137,9 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         )
 
     def session_headers(self) -> None:
-        """No-cache profile and, on ``jsessionid`` services, the cookie (4.3, 4.4)."""
+        """No-cache profile, ``nosniff`` and, on ``jsessionid`` services, the cookie (4.3, 4.4)."""
         self.add_headers(http.NO_CACHE)
+        self.add_headers(http.NOSNIFF)
         if self.service.options.jsessionid:
             self._extra_headers.append(http.jsessionid_cookie(self.header("Cookie")))
 
@@ -131,13 +172,16 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         if self._response_started:
             self.fail_started_response()
             return
-        log.info(
-            "Rejected {method} on {path}: {status} {detail}",
-            method=self.request.method,
-            path=self.service.prefix,
-            status=error.status,
-            detail=error.detail,
-        )
+        prefix = self.service.prefix
+        if isinstance(error, (BodyTooLarge, TooManyMessages)):
+            limit = "max_request_body" if isinstance(error, BodyTooLarge) else _MAX_MESSAGES
+            logevents.limit_hit(prefix, error.kind, limit, error.detail, status=error.status)
+        else:
+            method = self.request.method
+            route = self.route_name
+            logevents.request_rejected(
+                prefix, route, method, error.status, error.kind, error.detail
+            )
         self.respond(error.status, [], error.body.encode())
 
     def not_found(self, headers: http.Headers | None = None) -> None:
@@ -192,6 +236,8 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
 
     def _status_line(self, status: int) -> str:
         self._status_code = status
+        # SockJSHTTPConnection must not write a refusal into a started response.
+        self.request.sockjs_answering = True
         return f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
 
     def _connection_header(self, streaming: bool) -> str:
@@ -210,6 +256,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
     def _write(self, data: bytes) -> None:
         transport = self.request.connection.transport
         if transport is not None:
+            self.service.stats.bytes_sent += len(data)
             write_now(transport, data)
 
     def _finish_response(self) -> None:
@@ -237,6 +284,41 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         return getattr(self, "_status_code", 200)
 
 
+#: Largest write :func:`write_now` may send straight to the socket.
+DIRECT_WRITE_MAX = 16384
+#: Bytes held for one connection while corked before they are sent anyway
+#: (Twisted's own buffer limit: past it, back-pressure applies as usual).
+CORK_MAX = 65536
+
+_cork_depth = 0
+#: Connections with writes held by the current cork.
+_held: list[Any] = []
+
+
+def cork() -> None:
+    """Hold small writes until the matching :func:`uncork`.
+
+    Used while one network read that completed several messages is
+    processed: what they make the server write to each connection then
+    leaves in one system call instead of one per message. The bytes and
+    their order are unchanged; calls nest.
+    """
+    global _cork_depth
+    _cork_depth += 1
+
+
+def uncork() -> None:
+    """Send what was held since the outermost :func:`cork`, one write per connection."""
+    global _cork_depth
+    _cork_depth -= 1
+    if _cork_depth or not _held:
+        return
+    held = _held[:]
+    _held.clear()
+    for transport in held:
+        _release(transport)
+
+
 def write_now(transport: Any, data: bytes) -> None:
     """``transport.write(data)``, sent to the socket at once when nothing is queued.
 
@@ -245,32 +327,88 @@ def write_now(transport: Any, data: bytes) -> None:
     change to stop watching. On a plain TCP connection with an empty buffer
     the bytes can go out right away instead; whatever the kernel does not
     take is queued the usual way, so ordering, back-pressure and error
-    handling stay Twisted's.
+    handling stay Twisted's. Only small writes take this path: for large
+    ones the saving is negligible, and a burst of them keeps reaching
+    Twisted's buffer (and pausing the producer) as soon as it did before.
+
+    Between :func:`cork` and :func:`uncork` such writes are held instead:
+    appended to Twisted's own buffer, so any other write to the connection
+    (through Twisted or here) stays behind them, and sent at ``uncork``.
     """
-    if (
+    if _cork_depth:
+        if getattr(transport, "_sockjs_held", False):
+            transport._tempDataBuffer.append(data)
+            transport._tempDataLen += len(data)
+            if transport._tempDataLen > CORK_MAX:
+                _held.remove(transport)
+                _release(transport)
+            return
+        if len(data) <= DIRECT_WRITE_MAX and _can_send(transport):
+            transport._tempDataBuffer.append(data)
+            transport._tempDataLen += len(data)
+            transport._sockjs_held = True
+            _held.append(transport)
+            return
+    elif len(data) <= DIRECT_WRITE_MAX and _can_send(transport):
+        _send(transport, data)
+        return
+    transport.write(data)
+
+
+def _can_send(transport: Any) -> bool:
+    """A plain TCP connection, open, with nothing queued in Twisted's buffer."""
+    return bool(
         type(transport) is _TCPServer
         and not transport.TLS
         and not transport._tempDataLen
         and not transport.dataBuffer
         and transport.connected
         and not transport.disconnecting
-        and data
+        and not transport._aborting
+    )
+
+
+def _send(transport: Any, data: bytes) -> None:
+    """Send what the socket takes now; Twisted queues the rest."""
+    try:
+        sent = transport.socket.send(data)
+    except OSError:
+        sent = 0  # EAGAIN, or an error Twisted's doWrite will report
+    if sent != len(data):
+        transport.write(data[sent:] if sent else data)
+
+
+def _release(transport: Any) -> None:
+    """Send a connection's held bytes (and whatever was written behind them)."""
+    transport._sockjs_held = False
+    if (
+        transport.dataBuffer
+        or transport.disconnecting
+        or transport._aborting
+        or not transport.connected
     ):
-        try:
-            sent = transport.socket.send(data)
-        except OSError:
-            sent = 0  # EAGAIN, or an error Twisted's doWrite will report
-        if sent == len(data):
-            return
-        data = data[sent:]
-    transport.write(data)
+        # Twisted flushes its buffer itself (after loseConnection(), it then
+        # closes); an aborted or lost connection drops it, as Twisted would.
+        if transport.connected and not transport._aborting:
+            transport.startWriting()
+        return
+    buffered = transport._tempDataBuffer
+    data = buffered[0] if len(buffered) == 1 else b"".join(buffered)
+    transport._tempDataBuffer = []
+    transport._tempDataLen = 0
+    _send(transport, data)
 
 
 def _set_no_delay(transport: Any) -> None:
+    # Once per connection, not per request: it is a system call.
+    if getattr(transport, "_sockjs_no_delay", False):
+        return
     set_no_delay = getattr(transport, "setTcpNoDelay", None)
     if set_no_delay is not None:
         with contextlib.suppress(OSError):  # not a TCP socket (UNIX sockets)
             set_no_delay(True)
+        with contextlib.suppress(AttributeError):  # a transport with __slots__
+            transport._sockjs_no_delay = True
 
 
 class NotFoundHandler(SockJSHandler):

@@ -16,8 +16,8 @@ from zope.interface import implementer
 
 from sockjs.cyclone.conninfo import ConnectionInfo, from_request
 from sockjs.cyclone.handlers.base import SockJSHandler
-from sockjs.cyclone.httpconn import watch_loss
-from sockjs.protocol import http, transports
+from sockjs.cyclone.httpconn import abort_if_stuck, watch_loss
+from sockjs.protocol import frames, http, transports
 from sockjs.protocol.session import Output
 from sockjs.protocol.transports import Wire
 
@@ -36,6 +36,7 @@ class ReceiverHandler(SockJSHandler):
     content_type = http.JAVASCRIPT
     #: Whether the transport sends the CORS block (xhr family only, 4.1).
     cross_origin = False
+    checks_origin = True
 
     def initialize(self, service: Any) -> None:
         """Cyclone calls this with the route's keyword arguments."""
@@ -44,6 +45,8 @@ class ReceiverHandler(SockJSHandler):
         self._handle: SessionHandle | None = None
         self._producing = False
         self._counted = False
+        #: The client's socket is full (the transport paused us).
+        self._stalled = False
         self._unwatch: Callable[[], None] = _nothing
 
     def transport_headers(self) -> None:
@@ -84,9 +87,30 @@ class ReceiverHandler(SockJSHandler):
         if output.chunks:
             self.write_chunks(output.chunks)
         if output.end:
+            if self._stalled:
+                # The client stopped reading (a slow consumer being closed): it
+                # would not read another response either, so the connection
+                # goes too, aborted if the client never reads what is queued.
+                connection = self.request.connection
+                connection.no_keep_alive = True
+                self.end_stream()
+                timer = abort_if_stuck(connection.transport, self.service.reactor)
+                if timer is not None:
+                    watch_loss(connection, lambda: timer.cancel() if timer.active() else None)
+                return
             self.end_stream()
         else:
             self._park()
+
+    def refuse_session(self, refusal: tuple[int, str]) -> None:
+        """No new session (a limit, or shutdown): its close frame instead of ``o``.
+
+        Nothing is created; the client's library reports a close with
+        ``refusal``'s code and reason.
+        """
+        if self.wire.streaming:
+            self.start_stream(self.content_type, self.wire.prelude)
+        self.write_output(Output([self.wire.wrap(frames.close_frame(*refusal))], end=True))
 
     def abort_response(self) -> None:
         """The server is going away: end the response without a frame."""
@@ -146,6 +170,7 @@ class ReceiverHandler(SockJSHandler):
 
     def pauseProducing(self) -> None:
         """The client's socket is full: queue frames in the session."""
+        self._stalled = True
         handle = self._handle
         receiver = handle.core.receiver if handle is not None else None
         if handle is not None and receiver is not None and receiver.token is self:
@@ -153,6 +178,7 @@ class ReceiverHandler(SockJSHandler):
 
     def resumeProducing(self) -> None:
         """The client reads again: write what queued."""
+        self._stalled = False
         if self._handle is not None:
             self._handle.resume(self)
 

@@ -8,14 +8,19 @@ from sockjs.cyclone.handlers.base import SockJSHandler
 from sockjs.protocol import http
 from sockjs.protocol.encoding import decode_payload
 from sockjs.protocol.errors import BodyTooLarge, BrokenJSON, PayloadExpected, SessionNotFound
+from sockjs.protocol.limits import check_message_count
 
 
 class SenderHandler(SockJSHandler):
     """Parse a payload, find the session, deliver the messages in order."""
 
+    checks_origin = True
+
     def deliver(self, session_id: str, payload: bytes) -> None:
         """Checks in the order of PROTOCOL.md 3.4; errors carry their answer."""
         messages = decode_payload(payload)
+        # A payload error like the others (before the session lookup, 3.4).
+        check_message_count(messages, self.service.options.max_messages_per_request)
         handle = self.service.session(session_id)
         if handle is None:
             raise SessionNotFound()
@@ -25,6 +30,7 @@ class SenderHandler(SockJSHandler):
     def body(self) -> bytes:
         """The request body, refused beyond ``max_request_body``."""
         body: bytes = self.request.body or b""
+        self.service.stats.bytes_received += len(body)
         if len(body) > self.service.options.max_request_body:
             raise BodyTooLarge()
         return body

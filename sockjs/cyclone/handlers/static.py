@@ -23,6 +23,7 @@ class InfoHandler(SockJSHandler):
     methods = ("OPTIONS", "GET")
     allow = "OPTIONS, GET"
     route_name = "info"
+    checks_origin = True
 
     def get(self) -> None:
         """Capabilities and fresh entropy (no cookie even on jsessionid services)."""

@@ -30,9 +30,15 @@ codes: it always sends ``0xFF 0x00`` and drops TCP):
 * 1013 ``Slow consumer: too many queued bytes``: raw endpoint, more than
   ``max_queued_bytes`` written while the client was not reading (the SockJS
   endpoint closes its session with ``c[1013,...]`` for the same reason).
-* 1001 ``Server going away``: the router was stopped.
+* 1013 ``Too many sessions`` (or ``... from this address``): raw endpoint,
+  a new connection over ``max_sessions`` / ``max_sessions_per_ip`` (the
+  SockJS endpoint sends ``c[1013,...]`` instead of ``o``, then 1000).
+* 1001 ``Server going away``: the router was stopped, or is shutting down
+  gracefully (the SockJS endpoint sends ``c[1001,"Server going away"]`` first).
 * 1002 / 1007 / 1009: framing violation / invalid UTF-8 / message over
-  ``max_message_size`` bytes (decided by :class:`WebSocketStream`).
+  ``max_message_size`` bytes (decided by :class:`WebSocketStream`). A SockJS
+  message carrying more than ``max_messages_per_request`` messages closes
+  the session with ``c[1009,"Too many messages in one frame"]``, then 1000.
 """
 
 from __future__ import annotations
@@ -40,15 +46,15 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.interfaces import IPushProducer
-from twisted.logger import Logger
 from zope.interface import implementer
 
+from sockjs.cyclone import logevents
 from sockjs.cyclone._clock import DelayedCall
 from sockjs.cyclone._rawsession import RawSessionHandle
 from sockjs.cyclone._session import INTERRUPTED, CloseInfo, SessionHandle
 from sockjs.cyclone.conninfo import ConnectionInfo, from_request
-from sockjs.cyclone.handlers.base import SockJSHandler
-from sockjs.cyclone.httpconn import take_over_connection
+from sockjs.cyclone.handlers.base import SockJSHandler, cork, uncork
+from sockjs.cyclone.httpconn import abort_if_stuck, take_over_connection
 from sockjs.cyclone.wsstream import (
     BinaryMessage,
     CloseReceived,
@@ -57,18 +63,21 @@ from sockjs.cyclone.wsstream import (
     TextMessage,
     WebSocketStream,
 )
-from sockjs.protocol import handshake, hixie76, http, transports
+from sockjs.protocol import frames, handshake, hixie76, http, transports
 from sockjs.protocol.encoding import decode_websocket_message
 from sockjs.protocol.errors import BrokenJSON
 from sockjs.protocol.frames import CLOSE_REASONS, CloseCode
+from sockjs.protocol.limits import TOO_MANY_MESSAGES_CLOSE
 from sockjs.protocol.session import Output, Receiver, SessionState
-
-log = Logger(namespace="sockjs.cyclone")
 
 #: SockJS endpoint: a client message that is not JSON (PROTOCOL.md 7.8, 10.1 item 13).
 BROKEN_FRAMING = (3000, "Broken framing.")
 #: A binary message: RFC 6455 "unsupported data".
 BINARY_REFUSED = (1003, "Binary messages are not supported.")
+#: Past ``max_message_size`` (decided by the stream): RFC 6455 "message too big".
+MESSAGE_TOO_BIG = 1009
+#: Error kinds (stats and log events) of the other client faults, by close code.
+_FAULTS = {1003: "binary_message", 1007: "invalid_utf8", BROKEN_FRAMING[0]: "bad_json"}
 #: The router is stopping: RFC 6455 "going away".
 SERVER_GOING_AWAY = (1001, "Server going away")
 #: Seconds a hixie-76 client may take to send key3 after the 101 head
@@ -241,6 +250,8 @@ class _UpgradeHandler(SockJSHandler):
         self._paused = False
         self._counted = False
         self._handshake_timer: DelayedCall | None = None
+        #: Aborts a closed connection whose client does not read what is queued.
+        self._abort_timer: DelayedCall | None = None
 
     # -- handshake ------------------------------------------------------------------
 
@@ -295,11 +306,8 @@ class _UpgradeHandler(SockJSHandler):
 
     def _refuse(self, error: handshake.HandshakeError) -> None:
         self.service.stats.error("bad_upgrade")
-        log.info(
-            "Refused a WebSocket upgrade on {path}: {status} {detail}",
-            path=self.service.prefix,
-            status=error.status,
-            detail=error.body,
+        logevents.transport_error(
+            self.service.prefix, "bad_upgrade", error.body, status=error.status
         )
         self.respond(error.status, list(error.headers), error.body.encode())
 
@@ -335,9 +343,28 @@ class _UpgradeHandler(SockJSHandler):
         if buffered:
             self._data_received(buffered)
 
+    def _refuse_session(self, frame: bytes, refusal: tuple[int, str]) -> None:
+        """No session for this WebSocket (a limit, or shutdown): ``frame``, Close, drop TCP.
+
+        The SockJS endpoint sends the ``c`` frame, then the Close it sends
+        after any ``c`` frame; the raw endpoint a Close carrying the code.
+        """
+        framing = self._framing
+        assert framing is not None
+        if frame:
+            framing.send(frame)
+            closing = SERVER_GOING_AWAY if self.service.stopping else None
+            framing.close(*(closing or (CloseCode.NORMAL, CLOSE_REASONS[CloseCode.NORMAL])))
+        else:
+            framing.close(*refusal)
+        self._drop()
+
     def _handshake_late(self) -> None:
         self._handshake_timer = None
-        log.info("WebSocket handshake not completed in time on {path}", path=self.service.prefix)
+        self.service.stats.error("handshake_timeout")
+        logevents.transport_error(
+            self.service.prefix, "handshake_timeout", "hixie-76 key3 not received in time"
+        )
         self._drop()
 
     def _cancel_handshake_timer(self) -> None:
@@ -354,13 +381,23 @@ class _UpgradeHandler(SockJSHandler):
         framing = self._framing
         if self._closed or framing is None:
             return  # a message after the close is ignored
+        self.service.stats.bytes_received += len(data)
         was_ready = framing.ready
         events = framing.receive(data)
         self._flush()  # pongs, the hixie-76 answer, answers to Close
         if not was_ready and framing.ready:
             self._cancel_handshake_timer()
             self._open()
-        self._dispatch(events)
+        if len(events) > 1:
+            # One read, several messages: what they make the server write to
+            # each connection leaves in one system call (see base.cork).
+            cork()
+            try:
+                self._dispatch(events)
+            finally:
+                uncork()
+        else:
+            self._dispatch(events)
         if framing.closed and not self._closed:  # pragma: no cover - an event said so
             self._end_socket(INTERRUPTED)
 
@@ -371,6 +408,7 @@ class _UpgradeHandler(SockJSHandler):
             if type(event) is TextMessage:
                 self._text_received(event.text)
             elif type(event) is BinaryMessage:
+                self._client_fault(*BINARY_REFUSED)
                 self.fail(*BINARY_REFUSED)
             elif type(event) is CloseReceived:
                 # The stream answered the client's Close; the connection is over.
@@ -378,12 +416,27 @@ class _UpgradeHandler(SockJSHandler):
             else:
                 assert type(event) is ProtocolError
                 # The stream has sent its Close (1002, 1007, 1009...).
+                self._client_fault(event.code, event.reason)
                 self._end_socket(CloseInfo(event.code, event.reason, "server"))
+
+    def _client_fault(self, code: int, reason: str) -> None:
+        """Count and log a WebSocket the client's fault closes (rare: not per message)."""
+        service = self.service
+        if code == MESSAGE_TOO_BIG:
+            service.stats.error("message_too_big")
+            logevents.limit_hit(service.prefix, "message_too_big", "max_message_size", reason)
+            return
+        kind = _FAULTS.get(code, "ws_protocol_error")
+        service.stats.error(kind)
+        logevents.transport_error(service.prefix, kind, reason, code=code)
 
     def _connection_finished(self, reason: object) -> None:
         # Cyclone's notifyFinish: the TCP connection is gone (the request is
         # never finished, so this fires on connection loss only).
         del reason
+        timer, self._abort_timer = self._abort_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
         if not self._closed:
             self._closed = True
             self._cancel_handshake_timer()
@@ -427,6 +480,7 @@ class _UpgradeHandler(SockJSHandler):
         transport = self.request.connection.transport
         if transport is not None:
             transport.loseConnection()
+            self._abort_timer = abort_if_stuck(transport, self.service.reactor)
 
     def _unregister(self) -> None:
         if self._producing:
@@ -490,9 +544,16 @@ class WebSocketHandler(_UpgradeHandler):
 
     def _open(self) -> None:
         service = self.service
+        info = self._connection_info(SOCKJS_TRANSPORT)
+        refusal = service.refusal(info.ip)
+        if refusal is not None:
+            # Where the open frame would be: c[code,"reason"], then Close.
+            self._refuse_session(frames.close_frame(*refusal).encode(), refusal)
+            return
         now = service.now()
         core = service.registry.create_anonymous(now)
-        handle = SessionHandle(service, core, self._connection_info(SOCKJS_TRANSPORT))
+        handle = SessionHandle(service, core, info)
+        service.limiter.add(handle, info.ip)
         self._handle = handle
         receiver = Receiver(transports.WEBSOCKET, token=self, limited=False)
         result = core.attach(receiver, now)
@@ -509,14 +570,23 @@ class WebSocketHandler(_UpgradeHandler):
         framing = self._framing
         if self._closed or framing is None:
             return
-        for chunk in output.chunks:
+        chunks = output.chunks
+        if not output.end and len(chunks) == 1 and type(framing) is _HybiFraming:
+            # The common case (one message frame) without queueing it first.
+            self._write(framing.stream.send_utf8_now(chunks[0]))
+            return
+        for chunk in chunks:
             framing.send(chunk)
         if not output.end:
             self._flush()
             return
         # The c frame was the last chunk; the WebSocket Close after it is the
-        # generic one sockjs-node sends (PROTOCOL.md 7.8).
-        framing.close(CloseCode.NORMAL, CLOSE_REASONS[CloseCode.NORMAL])
+        # generic one sockjs-node sends (PROTOCOL.md 7.8), or "going away"
+        # during a graceful shutdown.
+        if self.service.stopping:
+            framing.close(*SERVER_GOING_AWAY)
+        else:
+            framing.close(CloseCode.NORMAL, CLOSE_REASONS[CloseCode.NORMAL])
         self._drop()
         # No disconnect_delay for WebSockets: the session is CLOSED now. It is
         # not settled here: whoever produced this output (close_by, send,
@@ -538,12 +608,30 @@ class WebSocketHandler(_UpgradeHandler):
             return
         try:
             messages = decode_websocket_message(text)
-        except BrokenJSON as error:
-            self.service.stats.error(error.kind)
+        except BrokenJSON:
+            self._client_fault(*BROKEN_FRAMING)
             self.fail(*BROKEN_FRAMING)
+            return
+        if len(messages) > self.service.options.max_messages_per_request:
+            self._too_many_messages(handle, len(messages))
             return
         if messages:
             handle.deliver(messages)
+
+    def _too_many_messages(self, handle: SessionHandle, count: int) -> None:
+        # Refused whole, before any reaches the application: delivering part
+        # of a batch would be as surprising as a stalled server.
+        service = self.service
+        code, reason = TOO_MANY_MESSAGES_CLOSE
+        service.stats.error("too_many_messages")
+        logevents.limit_hit(
+            service.prefix,
+            "too_many_messages",
+            "max_messages_per_request",
+            f"{count} messages in one WebSocket message",
+            code=code,
+        )
+        handle.close_by(code, reason, "server")
 
     def _socket_gone(self, close_info: CloseInfo) -> None:
         # No disconnect_delay for WebSockets: the session is CLOSED at once
@@ -589,7 +677,13 @@ class RawWebSocketHandler(_UpgradeHandler):
         self.upgrade()
 
     def _open(self) -> None:
-        handle = RawSessionHandle(self.service, self, self._connection_info(RAW_TRANSPORT))
+        info = self._connection_info(RAW_TRANSPORT)
+        refusal = self.service.refusal(info.ip)
+        if refusal is not None:
+            self._refuse_session(b"", refusal)
+            return
+        handle = RawSessionHandle(self.service, self, info)
+        self.service.limiter.add(handle, info.ip)
         self._handle = handle
         handle.opened()
 
@@ -608,6 +702,7 @@ class RawWebSocketHandler(_UpgradeHandler):
             self._queued += len(data)
             if self._queued > self.service.options.max_queued_bytes and self._handle is not None:
                 code = CloseCode.SLOW_CONSUMER
+                self._slow_consumer()
                 self._handle.close_by(code, CLOSE_REASONS[code], "server")
 
     def close_socket(self, code: int, reason: str) -> None:
@@ -637,3 +732,14 @@ class RawWebSocketHandler(_UpgradeHandler):
 
     def _on_resume(self) -> None:
         self._queued = 0
+
+    def _slow_consumer(self) -> None:
+        service = self.service
+        service.stats.error("slow_consumer")
+        logevents.limit_hit(
+            service.prefix,
+            "slow_consumer",
+            "max_queued_bytes",
+            f"over {service.options.max_queued_bytes} bytes queued for a client not reading",
+            code=CloseCode.SLOW_CONSUMER,
+        )

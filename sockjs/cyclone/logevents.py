@@ -1,0 +1,173 @@
+"""Structured log events of :mod:`sockjs.cyclone`: stable names, stable fields.
+
+Every event the library logs through ``twisted.logger`` carries a
+``sockjs_event`` field naming it (one of the constants below) and a fixed
+set of fields, so that log pipelines can match on names and fields instead
+of on message text, which may change. docs/operations.rst lists the fields
+and levels of each event and shows how to route them to JSON lines.
+
+Normal traffic (sessions opening and closing) is logged at debug level only,
+so an observer filtered at info level sees nothing but problems. Events are
+emitted once per session or per failed request, never per message. Session
+and server ids never appear in any event: they act as bearer tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from twisted.logger import Logger, LogLevel
+from twisted.python.failure import Failure
+
+#: ``log_namespace`` of every event of this module.
+NAMESPACE: Final = "sockjs.cyclone"
+
+#: A session sent its open frame and the application's ``connectionMade`` runs.
+SESSION_OPENED: Final = "session_opened"
+#: A session ended (any side, any reason); ``initiator`` as in ``CloseInfo``.
+SESSION_CLOSED: Final = "session_closed"
+#: A request was answered with an error status (bad JSON, unknown session...).
+REQUEST_REJECTED: Final = "request_rejected"
+#: A connection-level fault: refused upgrade, WebSocket protocol error,
+#: another receiver already attached, handshake timeout, malformed request...
+TRANSPORT_ERROR: Final = "transport_error"
+#: A configured limit was reached (body size, queued bytes, message size...).
+LIMIT_HIT: Final = "limit_hit"
+#: An application hook (``connectionMade``, ``messageReceived``...) raised.
+APP_EXCEPTION: Final = "app_exception"
+#: An unexpected error inside the library while answering a request.
+INTERNAL_ERROR: Final = "internal_error"
+
+#: Every event name, for log pipelines and tests.
+EVENTS: Final = frozenset(
+    {
+        SESSION_OPENED,
+        SESSION_CLOSED,
+        REQUEST_REJECTED,
+        TRANSPORT_ERROR,
+        LIMIT_HIT,
+        APP_EXCEPTION,
+        INTERNAL_ERROR,
+    }
+)
+
+log = Logger(namespace=NAMESPACE)
+
+
+def router_label(prefix: str | None) -> str | None:
+    """The ``router`` field (and Prometheus label) for a router prefix."""
+    if prefix is None:
+        return None
+    return prefix or "/"
+
+
+def session_opened(router: str, transport: str, ip: str | None) -> None:
+    """Log :data:`SESSION_OPENED` (debug)."""
+    log.debug(
+        "Session opened on {router} over {transport} from {ip}",
+        sockjs_event=SESSION_OPENED,
+        router=router_label(router),
+        transport=transport,
+        ip=ip,
+    )
+
+
+def session_closed(router: str, transport: str, code: int, reason: str, initiator: str) -> None:
+    """Log :data:`SESSION_CLOSED` (debug)."""
+    log.debug(
+        "Session closed on {router} ({transport}): {code} {reason!r}, by {initiator}",
+        sockjs_event=SESSION_CLOSED,
+        router=router_label(router),
+        transport=transport,
+        code=code,
+        reason=reason,
+        initiator=initiator,
+    )
+
+
+def request_rejected(
+    router: str, route: str, method: str, status: int, kind: str, detail: str
+) -> None:
+    """Log :data:`REQUEST_REJECTED` (info)."""
+    log.info(
+        "Rejected {method} {router}/<{route}>: {status} ({kind})",
+        sockjs_event=REQUEST_REJECTED,
+        router=router_label(router),
+        route=route,
+        method=method,
+        status=status,
+        kind=kind,
+        detail=detail.strip(),
+    )
+
+
+def transport_error(
+    router: str | None,
+    kind: str,
+    detail: str,
+    *,
+    code: int | None = None,
+    status: int | None = None,
+    ip: str | None = None,
+) -> None:
+    """Log :data:`TRANSPORT_ERROR` (info)."""
+    log.info(
+        "Transport error on {router}: {kind}: {detail}",
+        sockjs_event=TRANSPORT_ERROR,
+        router=router_label(router),
+        kind=kind,
+        detail=detail,
+        code=code,
+        status=status,
+        ip=ip,
+    )
+
+
+def limit_hit(
+    router: str | None,
+    kind: str,
+    limit: str,
+    detail: str,
+    *,
+    code: int | None = None,
+    status: int | None = None,
+    ip: str | None = None,
+) -> None:
+    """Log :data:`LIMIT_HIT` (warn)."""
+    log.warn(
+        "Limit {limit} reached on {router}: {detail}",
+        sockjs_event=LIMIT_HIT,
+        router=router_label(router),
+        kind=kind,
+        limit=limit,
+        detail=detail,
+        code=code,
+        status=status,
+        ip=ip,
+    )
+
+
+def app_exception(
+    router: str | None, hook: str, failure: Failure | None = None, **fields: object
+) -> None:
+    """Log :data:`APP_EXCEPTION` (error) with the current or given failure."""
+    log.failure(
+        "Application hook {hook} raised on {router}",
+        failure,
+        LogLevel.error,
+        sockjs_event=APP_EXCEPTION,
+        router=router_label(router),
+        hook=hook,
+        **fields,
+    )
+
+
+def internal_error(router: str, route: str, method: str) -> None:
+    """Log :data:`INTERNAL_ERROR` (critical) with the exception being handled."""
+    log.failure(
+        "Unexpected error answering {method} {router}/<{route}>",
+        sockjs_event=INTERNAL_ERROR,
+        router=router_label(router),
+        route=route,
+        method=method,
+    )
