@@ -18,6 +18,7 @@ from sockjs.cyclone import SockJSConnection
 from sockjs.cyclone.proto import json_decode, json_encode
 
 GO_AWAY = b'c[3000,"Go away!"]\n'
+INTERNAL_ERROR = b'c[1011,"Internal server error"]\n'
 
 # ---------------------------------------------------------------------------
 # connectionMade
@@ -70,7 +71,7 @@ def test_refused_by_returning_false(transport: str) -> None:
 
 @pytest.mark.parametrize("transport", ["xhr", "xhr_streaming"])
 def test_refused_by_raising(transport: str, logs: LogCapture) -> None:
-    """connectionMade raising: logged, and treated as a refusal."""
+    """connectionMade raising: logged, and the session closes with 1011 (no connectionLost)."""
 
     def explode(conn: SockJSConnection, info: Any) -> None:
         raise ValueError("no thanks")
@@ -80,9 +81,9 @@ def test_refused_by_raising(transport: str, logs: LogCapture) -> None:
     sid = new_sid()
     first = server.poll(sid, transport).response()
     if transport == "xhr":
-        assert server.post(f"/000/{sid}/xhr").body == GO_AWAY
+        assert server.post(f"/000/{sid}/xhr").body == INTERNAL_ERROR
     else:
-        assert first.chunks == [PRELUDE, b"o\n", GO_AWAY]
+        assert first.chunks == [PRELUDE, b"o\n", INTERNAL_ERROR]
     server.send(sid, "ignored")
     assert events.names() == ["made"]
     (failure,) = logs.take_failures()
@@ -425,7 +426,7 @@ def test_messages_wait_for_an_asynchronous_connection_made() -> None:
 
 @pytest.mark.parametrize("outcome", ["false", "failure"])
 def test_asynchronous_refusal(outcome: str, logs: LogCapture) -> None:
-    """A Deferred firing False, or failing, refuses the session like a sync refusal."""
+    """A Deferred firing False refuses the session; one failing closes it with 1011."""
     gate: Deferred[Any] = Deferred()
     conn_class, events = recording(on_open=lambda conn, info: gate)
     server = Server(conn_class)
@@ -437,7 +438,8 @@ def test_asynchronous_refusal(outcome: str, logs: LogCapture) -> None:
         gate.errback(RuntimeError("auth backend down"))
         (failure,) = logs.take_failures()
         assert failure["log_failure"].check(RuntimeError)
-    assert server.post(f"/000/{sid}/xhr").body == GO_AWAY
+    expected = GO_AWAY if outcome == "false" else INTERNAL_ERROR
+    assert server.post(f"/000/{sid}/xhr").body == expected
     assert events.names() == ["made"]
 
 

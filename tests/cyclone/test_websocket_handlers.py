@@ -697,13 +697,19 @@ def test_framing_violations_are_1002(make: Any, garbage: bytes) -> None:
 
 
 def test_refused_connection(make: Any, logs: helpers.LogCapture) -> None:
-    """connectionMade returning False (or raising) -> ``c[3000,"Go away!"]``, no connectionLost."""
-    for on_open in (lambda conn, info: False, lambda conn, info: 1 / 0):
+    """connectionMade returning False -> ``c[3000,"Go away!"]``; raising -> ``c[1011,...]``.
+
+    Either way the application gets no connectionLost.
+    """
+    for on_open, close in (
+        (lambda conn, info: False, 'c[3000,"Go away!"]'),
+        (lambda conn, info: 1 / 0, 'c[1011,"Internal server error"]'),
+    ):
         conn_class, events = helpers.recording(on_open=on_open)
         server = make(conn_class)
         ws = WS(server)
         frames = ws.frames()
-        assert frame_texts(frames) == ["o", 'c[3000,"Go away!"]']
+        assert frame_texts(frames) == ["o", close]
         assert ws.closed_by_server
         assert events.names() == ["made"]
         assert_idle(server)
@@ -1055,12 +1061,16 @@ def test_raw_connection_lost_runs_once(make: Any) -> None:
 
 
 def test_raw_refused_connection(make: Any, logs: helpers.LogCapture) -> None:
-    for on_open in (lambda conn, info: False, lambda conn, info: 1 / 0):
+    """connectionMade returning False -> Close 3000; raising -> Close 1011."""
+    for on_open, expected in (
+        (lambda conn, info: False, (3000, "Go away!")),
+        (lambda conn, info: 1 / 0, (1011, "Internal server error")),
+    ):
         conn_class, events = helpers.recording(on_open=on_open)
         server = make(conn_class)
         ws = WS(server, "/websocket")
         close = ws.close_frame(ws.frames())
-        assert (close.code, close.reason) == (3000, "Go away!")
+        assert (close.code, close.reason) == expected
         assert events.names() == ["made"]
         assert server.router.connections == []
     assert len(logs.take_failures()) == 1
@@ -1200,7 +1210,7 @@ def test_raw_asynchronous_hooks(make: Any, logs: helpers.LogCapture) -> None:
     ws = WS(server, "/websocket")
     opening.pop().errback(RuntimeError("no"))
     close = ws.close_frame(ws.frames())
-    assert (close.code, close.reason) == (3000, "Go away!")
+    assert (close.code, close.reason) == (1011, "Internal server error")
     assert len(logs.take_failures()) == 1
     ws = WS(server, "/websocket")
     opening.pop().callback(None)

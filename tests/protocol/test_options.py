@@ -25,6 +25,31 @@ def test_defaults_are_the_old_projects() -> None:
     assert options.websocket_enabled
 
 
+def test_limit_defaults() -> None:
+    """The 2.0 limits (docs/settings.rst): on by default except the per-IP one."""
+    options = Options()
+    assert options.max_messages_per_request == 1000
+    assert options.max_sessions == 100_000
+    assert options.max_sessions_per_ip is None
+    assert options.check_origin_http is False
+
+
+def test_limit_settings() -> None:
+    options = Options.from_settings(
+        {
+            "max_messages_per_request": 5,
+            "max_sessions": None,
+            "max_sessions_per_ip": 3,
+            "check_origin_http": True,
+        }
+    )
+    assert options.max_messages_per_request == 5
+    assert options.max_sessions is None
+    assert options.max_sessions_per_ip == 3
+    assert options.check_origin_http is True
+    assert options["max_sessions_per_ip"] == 3
+
+
 def test_from_settings_accepts_every_key() -> None:
     options = Options.from_settings(
         {
@@ -74,6 +99,14 @@ def test_from_settings_accepts_every_key() -> None:
         ({"disabled_transports": ["carrier_pigeon"]}, "unknown transports"),
         ({"allowed_origins": "http://a"}, "'allowed_origins' must be None or a list"),
         ({"allowed_origins": [3]}, "'allowed_origins' must be None or a list"),
+        ({"max_messages_per_request": None}, "'max_messages_per_request' must be an integer"),
+        ({"max_messages_per_request": 2.0}, "'max_messages_per_request' must be an integer"),
+        ({"max_messages_per_request": 0}, "'max_messages_per_request' must be >= 1"),
+        ({"max_sessions": True}, "'max_sessions' must be None or an integer"),
+        ({"max_sessions": "10"}, "'max_sessions' must be None or an integer"),
+        ({"max_sessions": 0}, "'max_sessions' must be >= 1"),
+        ({"max_sessions_per_ip": -1}, "'max_sessions_per_ip' must be >= 1"),
+        ({"check_origin_http": "yes"}, "'check_origin_http' must be True or False"),
     ],
 )
 def test_bad_settings_name_the_key(settings: dict[str, object], needle: str) -> None:
