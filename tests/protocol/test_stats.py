@@ -52,3 +52,43 @@ def test_dump_keeps_old_keys() -> None:
     assert data["errors_bad_json"] == 1
     stats.session_closed("ghost")
     assert stats.dump(1)["transp_ghost"] == 0
+
+
+def test_dump_adds_totals_by_transport_and_bytes() -> None:
+    stats = Stats()
+    stats.session_opened("xhr")
+    stats.session_opened("xhr")
+    stats.session_opened("eventsource")
+    stats.session_closed("xhr")
+    stats.bytes_sent += 100
+    stats.bytes_received += 7
+    data = stats.dump(0)
+    # The old keys come first, with their meaning: sessions open now.
+    assert list(data)[:5] == [
+        "sessions_active",
+        "connections_active",
+        "connections_ps",
+        "packets_sent_ps",
+        "packets_recv_ps",
+    ]
+    assert data["transp_xhr"] == 1
+    assert data["transp_eventsource"] == 1
+    assert data["sessions_opened_xhr"] == 2
+    assert data["sessions_opened_eventsource"] == 1
+    assert data["sessions_closed_xhr"] == 1
+    assert "sessions_closed_eventsource" not in data
+    assert data["bytes_sent"] == 100
+    assert data["bytes_received"] == 7
+    assert stats.opened_by_transport == {"xhr": 2, "eventsource": 1}
+    assert stats.closed_by_transport == {"xhr": 1}
+
+
+def test_dump_is_plain_json() -> None:
+    import json
+
+    stats = Stats()
+    stats.session_opened("websocket")
+    stats.error("no_session")
+    data = stats.dump(0)
+    assert json.loads(json.dumps(data)) == data
+    assert all(type(value) in (int, float) for value in data.values())
