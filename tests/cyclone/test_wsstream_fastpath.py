@@ -1,0 +1,288 @@
+"""The fast paths of WebSocketStream behave exactly like websockets' parser and framer.
+
+``WebSocketStream.receive`` decodes complete, unfragmented, masked text
+frames itself and hands everything else to websockets; ``send_utf8`` builds
+plain text frames itself. The reference here is the same stream with the
+fast paths switched off (``protocol.debug`` set, which routes every byte
+through websockets, as the stream did before the fast paths existed).
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol, Side, State
+
+from sockjs.cyclone.wsstream import (
+    CloseReceived,
+    ProtocolError,
+    TextMessage,
+    WebSocketStream,
+    _frame_size,
+    _may_be_plain_text,
+)
+
+MAX = 300
+
+
+def frame(
+    opcode: int,
+    payload: bytes,
+    *,
+    fin: bool = True,
+    rsv: int = 0,
+    mask: bytes | None = b"\x0a\x1b\x2c\x3d",
+    length_bytes: int | None = None,
+) -> bytes:
+    """A client frame built by hand (``length_bytes`` forces a length encoding)."""
+    head1 = (0x80 if fin else 0) | (rsv << 4) | opcode
+    bit = 0x80 if mask is not None else 0
+    length = len(payload)
+    size = (
+        length_bytes
+        if length_bytes is not None
+        else (0 if length < 126 else 2 if length < 65536 else 8)
+    )
+    if size == 0:
+        head = struct.pack("!BB", head1, bit | length)
+    elif size == 2:
+        head = struct.pack("!BBH", head1, bit | 126, length)
+    else:
+        head = struct.pack("!BBQ", head1, bit | 127, length)
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def reference(max_size: int = MAX) -> WebSocketStream:
+    stream = WebSocketStream(max_message_size=max_size, extensions=[])
+    stream._protocol.debug = True  # every byte through websockets' parser
+    return stream
+
+
+def fast(max_size: int = MAX) -> WebSocketStream:
+    return WebSocketStream(max_message_size=max_size, extensions=[])
+
+
+def run(stream: WebSocketStream, chunks: list[bytes], eof: bool = True) -> list[object]:
+    """Per chunk: the events, the bytes queued, whether closed; then the same after EOF."""
+    trace: list[object] = []
+    for chunk in chunks:
+        trace.append((stream.receive(chunk), stream.data_to_send(), stream.closed))
+    if eof:
+        stream.eof_received()
+        trace.append(("eof", stream.data_to_send(), stream.closed))
+    return trace
+
+
+def same(chunks: list[bytes], max_size: int = MAX) -> list[object]:
+    expected = run(reference(max_size), chunks)
+    assert run(fast(max_size), chunks) == expected
+    return expected
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(points) if b > a]
+
+
+# -- the fast path itself ------------------------------------------------------
+
+
+def test_plain_text_frames_are_decoded_without_websockets() -> None:
+    stream = fast()
+    data = frame(0x1, "héllo".encode()) + frame(0x1, b"x" * 200) + frame(0x1, b"")
+    events = stream.receive(data)
+    assert events == [TextMessage("héllo"), TextMessage("x" * 200), TextMessage("")]
+    # websockets never saw a byte: its reader is empty and nothing was queued.
+    assert not stream._protocol.reader.buffer
+    assert stream.data_to_send() == b""
+
+
+def test_send_builds_the_frames_websockets_would() -> None:
+    for length in (0, 1, 125, 126, 65535, 65536):
+        data = b"a" * length
+        ours = fast()
+        ours.send_utf8(data)
+        theirs = Protocol(Side.SERVER, state=State.OPEN)
+        theirs.send_text(data)
+        assert ours.data_to_send() == b"".join(theirs.data_to_send())
+
+
+def test_send_keeps_order_with_a_pong() -> None:
+    stream = fast()
+    stream.send_utf8(b"one")
+    stream.receive(frame(0x9, b"ping"))
+    stream.send_utf8(b"two")
+    client = Protocol(Side.CLIENT, state=State.OPEN)
+    client.receive_data(stream.data_to_send())
+    frames = [e for e in client.events_received() if isinstance(e, Frame)]
+    assert [(f.opcode, f.data) for f in frames] == [
+        (Opcode.TEXT, b"one"),
+        (Opcode.PONG, b"ping"),
+        (Opcode.TEXT, b"two"),
+    ]
+
+
+def test_send_with_deflate_uses_websockets() -> None:
+    stream = WebSocketStream()
+    assert stream.negotiate_extensions("permessage-deflate") is not None
+    stream.send_utf8(b"hello hello hello")
+    data = stream.data_to_send()
+    assert data[0] & 0x40  # RSV1: compressed by websockets' extension
+
+
+def test_send_after_close_is_ignored() -> None:
+    stream = fast()
+    stream.send_close(1000, "bye")
+    stream.data_to_send()
+    stream.send_utf8(b"late")
+    assert stream.data_to_send() == b""
+
+
+# -- falling back, case by case (each compared with the reference) -------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(frame(0x1, b"\xff\xfe"), id="invalid-utf8"),
+        pytest.param(
+            frame(0x1, b"ok") + frame(0x1, b"\xc3") + frame(0x1, b"after"),
+            id="invalid-utf8-mid-batch",
+        ),
+        pytest.param(frame(0x1, b"ab", fin=False) + frame(0x0, b"cd"), id="fragmented"),
+        pytest.param(
+            frame(0x1, b"ab", fin=False) + frame(0x9, b"p") + frame(0x0, b"cd") + frame(0x1, b"e"),
+            id="ping-between-fragments",
+        ),
+        pytest.param(frame(0x1, b"ab", fin=False) + frame(0x1, b"cd"), id="text-during-fragments"),
+        pytest.param(frame(0x0, b"cd"), id="stray-continuation"),
+        pytest.param(frame(0x1, b"a", rsv=4), id="compressed-bit-without-extension"),
+        pytest.param(frame(0x1, b"a", rsv=1), id="reserved-bit"),
+        pytest.param(frame(0x1, b"a", mask=None), id="unmasked"),
+        pytest.param(frame(0x3, b"a"), id="reserved-opcode"),
+        pytest.param(frame(0x2, b"\x00\x01"), id="binary"),
+        pytest.param(frame(0x9, b"p") + frame(0x1, b"t") + frame(0xA, b"q"), id="ping-pong"),
+        pytest.param(frame(0x9, b"p" * 126), id="control-too-long"),
+        pytest.param(frame(0x9, b"p", fin=False), id="fragmented-control"),
+        pytest.param(frame(0x1, b"t") + frame(0x8, b"\x03\xe8bye") + frame(0x1, b"x"), id="close"),
+        pytest.param(frame(0x8, b"\x03\xe8\xff"), id="close-reason-not-utf8"),
+        pytest.param(frame(0x1, b"x" * (MAX + 1)), id="oversize"),
+        pytest.param(frame(0x1, b"x" * MAX), id="at-the-limit"),
+        pytest.param(frame(0x1, b"x" * 100, length_bytes=8), id="long-length-encoding"),
+        pytest.param(frame(0x1, b"x" * 10, length_bytes=2), id="medium-length-encoding"),
+        pytest.param(b"\x81\xff" + b"\xff" * 8 + b"mask", id="huge-length"),
+        pytest.param(b"\x81", id="cut-header"),
+        pytest.param(b"\x81\xfe\x01", id="cut-extended-length"),
+        pytest.param(frame(0x1, b"abc")[:-1], id="cut-payload"),
+        pytest.param(b"\x89\x80\x00", id="cut-ping-header"),
+    ],
+)
+def test_fallbacks_match_websockets(data: bytes) -> None:
+    # Whole, then byte by byte: frames split across reads in every way.
+    same([data])
+    same([data[i : i + 1] for i in range(len(data))])
+
+
+def test_invalid_utf8_is_reported_like_before() -> None:
+    [(events, _, closed), _eof] = same([frame(0x1, b"ok\xff")])
+    assert isinstance(events, list)
+    assert events[-1] == ProtocolError(1007, "invalid UTF-8: invalid start byte at position 2")
+    assert closed
+
+
+def test_close_frame_is_answered_and_the_rest_discarded() -> None:
+    trace = same([frame(0x1, b"t") + frame(0x8, b"\x03\xe8bye") + frame(0x1, b"x")])
+    events = trace[0][0]  # type: ignore[index]
+    assert events == [TextMessage("t"), CloseReceived(1000, "bye")]
+
+
+def test_large_text_split_across_reads_goes_through_websockets() -> None:
+    data = frame(0x1, b"y" * 250) + frame(0x1, b"z")
+    trace = same([data[:100], data[100:]])
+    assert trace[1][0] == [TextMessage("y" * 250), TextMessage("z")]  # type: ignore[index]
+
+
+def test_held_header_is_given_to_websockets_on_eof() -> None:
+    stream = fast()
+    assert stream.receive(b"\x81\x85") == []
+    assert stream._held == b"\x81\x85"
+    stream.eof_received()
+    assert stream._held == b""
+    assert stream.closed
+
+
+def test_deflate_connections_use_websockets_for_everything() -> None:
+    stream = WebSocketStream(max_message_size=MAX)
+    stream.negotiate_extensions("permessage-deflate")
+    assert stream.receive(frame(0x1, b"plain")) == [TextMessage("plain")]
+
+
+def test_frame_size_and_plain_text_prefix() -> None:
+    assert _frame_size(b"\x81") is None
+    assert _frame_size(b"\x81\x85abc") is None
+    assert _frame_size(b"\x81\x85abcd") == (6, 5)
+    assert _frame_size(b"\x81\x05") == (2, 5)
+    assert _frame_size(b"\x81\xfe\x01") is None
+    assert _frame_size(b"\x81\xfe\x01\x00abcd") == (8, 256)
+    assert _frame_size(b"\x81\xff" + b"\x00" * 7) is None
+    assert _frame_size(b"\x81\xff" + b"\x00" * 7 + b"\x01abcd") == (14, 1)
+    assert _may_be_plain_text(b"\x81", 10)
+    assert not _may_be_plain_text(b"\x82", 10)
+    assert not _may_be_plain_text(b"\x81\x05", 10)  # unmasked
+    assert _may_be_plain_text(b"\x81\x85", 10)
+    assert not _may_be_plain_text(b"\x81\x8b", 10)  # over the limit
+    assert _may_be_plain_text(b"\x81\xfe\x00", 10)
+    assert not _may_be_plain_text(b"\x81\xfe\x01\x00", 10)
+    assert _may_be_plain_text(b"\x81\xff\x00", 10)
+    assert not _may_be_plain_text(b"\x81\xff" + b"\x00" * 7 + b"\xff", 10)
+
+
+# -- everything at once: random frames, random cuts ---------------------------
+
+_payloads = st.one_of(
+    st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.binary(max_size=40),
+    st.integers(min_value=120, max_value=MAX + 20).map(lambda n: b"w" * n),
+)
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["text"] * 6 + ["frag", "ping", "pong", "binary", "close", "odd"]))
+    payload = draw(_payloads)
+    mask = draw(st.binary(min_size=4, max_size=4))
+    if kind == "text":
+        return frame(0x1, payload, mask=mask)
+    if kind == "frag":
+        cut = draw(st.integers(min_value=0, max_value=len(payload)))
+        first = frame(0x1, payload[:cut], fin=False, mask=mask)
+        return first + frame(0x0, payload[cut:], mask=mask)
+    if kind in ("ping", "pong"):
+        return frame(0x9 if kind == "ping" else 0xA, payload[:125], mask=mask)
+    if kind == "binary":
+        return frame(0x2, payload, mask=mask)
+    if kind == "close":
+        return frame(0x8, b"\x03\xe8" + payload[:20], mask=mask)
+    opcode = draw(st.sampled_from([0x0, 0x1, 0x3, 0x9, 0xB]))
+    return frame(
+        opcode,
+        payload,
+        fin=draw(st.booleans()),
+        rsv=draw(st.integers(min_value=0, max_value=7)),
+        mask=draw(st.sampled_from([mask, None])),
+        length_bytes=draw(st.sampled_from([None, 2, 8])),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(frames(), max_size=8), st.lists(st.integers(min_value=0), max_size=8))
+def test_random_streams_match_websockets(parts: list[bytes], cuts: list[int]) -> None:
+    data = b"".join(parts)
+    same(split(data, cuts))
