@@ -13,7 +13,7 @@ PORT ?= 8888
 
 export VENV
 
-.PHONY: help demo test bootstrap-demo bootstrap-test \
+.PHONY: help bench demo test bootstrap-demo bootstrap-test \
         lint format-check typecheck docs cov-protocol pytest format wheel clean
 
 help:
@@ -60,3 +60,7 @@ clean:
 	rm -rf build dist docs/_build .coverage .coverage.* htmlcov .mypy_cache .ruff_cache .hypothesis
 	find . -path ./.venv -prune -o -path ./node_modules -prune -o \
 	    \( -name __pycache__ -o -name '*.egg-info' \) -type d -print0 | xargs -0 rm -rf
+
+# Same-run comparison with sockjs-node (see bench/README.rst); not part of make test.
+bench: bootstrap-test
+	bench/compare.sh --rounds 3 sockjs-node ws-echo --conns 100
