@@ -365,6 +365,57 @@ def abort_if_stuck(transport: Any, clock: Any, timeout: float = CLOSE_TIMEOUT) -
     return None
 
 
+def _queued_bytes(transport: Any) -> int:
+    # Twisted's FileDescriptor keeps unsent bytes in dataBuffer (from
+    # offset on) and in _tempDataBuffer (_tempDataLen bytes).
+    buffered = getattr(transport, "dataBuffer", b"")
+    return len(buffered) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
+
+
+class DrainWatchdog:
+    """Aborts a connection whose queued bytes stop draining; see :func:`abort_if_not_draining`."""
+
+    def __init__(self, transport: Any, clock: Any, timeout: float) -> None:
+        self._transport = transport
+        self._clock = clock
+        self._timeout = timeout
+        self._last = _queued_bytes(transport)
+        self._timer: Any = clock.callLater(timeout, self._check)
+
+    def _check(self) -> None:
+        queued = _queued_bytes(self._transport)
+        if queued == 0:
+            self._timer = None
+        elif queued >= self._last:  # nothing read for a whole period
+            self._timer = None
+            self._transport.abortConnection()
+        else:
+            self._last = queued
+            self._timer = self._clock.callLater(self._timeout, self._check)
+
+    def cancel(self) -> None:
+        """Stop watching (the connection is gone)."""
+        timer, self._timer = self._timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+
+def abort_if_not_draining(
+    transport: Any, clock: Any, timeout: float = CLOSE_TIMEOUT
+) -> DrainWatchdog | None:
+    """Abort ``transport`` if its queued bytes do not shrink for ``timeout`` s.
+
+    For a connection kept open (keep-alive) after a response whose last bytes
+    are still queued: a client still reading is left alone however slow, one
+    that stopped reading altogether does not keep the socket and the buffer
+    forever. ``None`` when nothing is queued; the caller cancels the watchdog
+    when the connection is lost.
+    """
+    if transport is None or _queued_bytes(transport) == 0:
+        return None
+    return DrainWatchdog(transport, clock, timeout)
+
+
 def watch_loss(connection: Any, callback: Callable[[], None]) -> Callable[[], None]:
     """Call ``callback`` when the TCP connection is lost; returns an unwatch function.
 

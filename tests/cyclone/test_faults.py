@@ -491,3 +491,61 @@ def test_stream_ending_normally_keeps_its_connection() -> None:
     assert stream.response().complete
     assert not stream.transport.disconnecting
     stream.abort()
+
+
+def _stalled_stream_ended_by_response_limit(server: Server) -> Any:
+    sid = new_sid()
+    stream = server.poll(sid, "xhr_streaming")
+    transport: Any = stream.transport
+    producer = stream.producer
+    write = transport.write
+
+    def write_and_fill(data: bytes) -> None:
+        # As Twisted does when a write fills the socket's buffer: the bytes
+        # are queued and the producer is paused, before the response ends.
+        write(data)
+        transport.dataBuffer = b"x" * 1000
+        producer.pauseProducing()
+
+    transport.write = write_and_fill
+    server.send(sid, "x" * 20)  # past response_limit: the response ends
+    transport.write = write
+    assert stream.response().complete
+    return stream
+
+
+def test_stalled_stream_ending_normally_keeps_its_connection() -> None:
+    """Closing after a complete response would race the client's next request on it."""
+    server = Server(settings={"response_limit": 10}, hardened=True)
+    stream = _stalled_stream_ended_by_response_limit(server)
+    transport: Any = stream.transport
+    assert not transport.disconnecting
+    # The client goes on reading: the connection is left alone.
+    transport.dataBuffer = b"x" * 500
+    server.advance(CLOSE_TIMEOUT)
+    transport.dataBuffer = b""
+    server.advance(CLOSE_TIMEOUT)
+    assert not transport.disconnecting and not transport.disconnected
+    assert not server.delayed_calls
+    stream.abort()
+    assert_clean(server)
+
+
+def test_stalled_stream_whose_client_stops_reading_is_aborted() -> None:
+    """Kept open after its response, but not forever if nothing is ever read."""
+    server = Server(settings={"response_limit": 10}, hardened=True)
+    stream = _stalled_stream_ended_by_response_limit(server)
+    transport: Any = stream.transport
+    server.advance(CLOSE_TIMEOUT)
+    assert transport.disconnected
+    stream.abort()
+    assert_clean(server)
+
+
+def test_stalled_stream_watchdog_ends_with_the_connection() -> None:
+    """The client vanishing cancels the drain watchdog: no timer is left behind."""
+    server = Server(settings={"response_limit": 10}, hardened=True)
+    stream = _stalled_stream_ended_by_response_limit(server)
+    stream.abort()
+    assert server.delayed_calls == [server.router._service._timer]  # the session's expiry
+    assert_clean(server)

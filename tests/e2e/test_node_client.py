@@ -129,7 +129,13 @@ def _cell_exchanges(run: NodeRun, cell: dict[str, Any]) -> list[Exchange]:
         for step in (cell.get("steps") or {}).values()
         if isinstance(step, dict) and step.get("sid")
     ]
-    return [ex for ex in run.exchanges if any(f"/{sid}/" in ex.url for sid in sids)]
+    # /info requests carry no session id; they are kept (from every cell) because
+    # a failed /info is what the client reports as "Cannot connect to server".
+    return [
+        ex
+        for ex in run.exchanges
+        if ex.url.endswith("/info") or any(f"/{sid}/" in ex.url for sid in sids)
+    ]
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -16,8 +16,9 @@ from zope.interface import implementer
 
 from sockjs.cyclone.conninfo import ConnectionInfo, from_request
 from sockjs.cyclone.handlers.base import SockJSHandler
-from sockjs.cyclone.httpconn import abort_if_stuck, watch_loss
+from sockjs.cyclone.httpconn import abort_if_not_draining, abort_if_stuck, watch_loss
 from sockjs.protocol import frames, http, transports
+from sockjs.protocol.frames import CloseCode
 from sockjs.protocol.session import Output
 from sockjs.protocol.transports import Wire
 
@@ -87,10 +88,10 @@ class ReceiverHandler(SockJSHandler):
         if output.chunks:
             self.write_chunks(output.chunks)
         if output.end:
-            if self._stalled:
-                # The client stopped reading (a slow consumer being closed): it
-                # would not read another response either, so the connection
-                # goes too, aborted if the client never reads what is queued.
+            if self._stalled and self._closed_as_slow_consumer():
+                # The client stopped reading: it would not read another
+                # response either, so the connection goes too, aborted if the
+                # client never reads what is queued.
                 connection = self.request.connection
                 connection.no_keep_alive = True
                 self.end_stream()
@@ -99,6 +100,16 @@ class ReceiverHandler(SockJSHandler):
                     watch_loss(connection, lambda: timer.cancel() if timer.active() else None)
                 return
             self.end_stream()
+            if self._stalled:
+                # A normal end (response_limit, a close frame) while the
+                # client is still reading a large write: the connection stays
+                # open, since closing a keep-alive connection after a complete
+                # response races the client's next request on it ("socket
+                # hang up"). It is aborted only if the client stops reading.
+                connection = self.request.connection
+                watchdog = abort_if_not_draining(connection.transport, self.service.reactor)
+                if watchdog is not None:
+                    watch_loss(connection, watchdog.cancel)
         else:
             self._park()
 
@@ -167,6 +178,10 @@ class ReceiverHandler(SockJSHandler):
                 transport.unregisterProducer()
 
     # -- IPushProducer ----------------------------------------------------------------
+
+    def _closed_as_slow_consumer(self) -> bool:
+        handle = self._handle
+        return handle is not None and handle.core.close_code == CloseCode.SLOW_CONSUMER
 
     def pauseProducing(self) -> None:
         """The client's socket is full: queue frames in the session."""
