@@ -34,6 +34,7 @@ from io import BytesIO
 from tempfile import TemporaryFile
 from typing import Any
 
+from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from cyclone.escape import parse_qs_bytes
@@ -65,6 +66,7 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
     # Set by Cyclone's HTTPConnection / Twisted's LineReceiver (untyped).
     content_length: int | None
     _buffer: bytes
+    _busyReceiving: bool  # noqa: N815 - LineReceiver's name
     _contentbuffer: Any
 
     def connectionMade(self) -> None:
@@ -115,11 +117,14 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             return
         method, uri, version, headers = head
         path = uri.split("?", 1)[0]
-        limit = self._body_limit(path)
         chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
         declared = headers.get("Content-Length", "0").strip()
         # RFC 9110 8.6: digits only (int() would also take "+10" or "1_0").
         length = int(declared) if _DIGITS.fullmatch(declared) else -1
+        # No body: no limit can refuse it (SockJS limits are >= 1), so the
+        # scan of the routes in _body_limit is skipped.
+        needs_limit = length or chunked or self._negative_app_limit()
+        limit = self._body_limit(path) if needs_limit else None
         if length < 0 or (chunked and "Content-Length" in headers):
             self._refuse(400, "invalid body framing", "bad_request", path=path)
             return
@@ -172,6 +177,10 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             return int(service.options.max_request_body)
         limit = self.factory.settings.get("max_body_size")
         return int(limit) if limit is not None else None
+
+    def _negative_app_limit(self) -> bool:
+        limit = self.factory.settings.get("max_body_size")
+        return limit is not None and int(limit) < 0
 
     def _service_for(self, path: str) -> Any:
         """The SockJS service (router state) serving ``path``, if any."""
@@ -252,7 +261,46 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
                 answer=not started,
             )
             return
+        if (
+            self.line_mode
+            and not self._buffer
+            and not self._headersbuffer
+            and not self.paused
+            and not self._busyReceiving
+            and not data.startswith(b"\r\n")
+        ):
+            end = data.find(b"\r\n\r\n")
+            if (
+                end > 0
+                and end <= self.MAX_LENGTH
+                and end + 4 <= self.max_header_bytes
+                and data.count(b"\r\n", 0, end + 2) <= self.max_headers + 1
+            ):
+                self._whole_head(data, end)
+                return
         super().dataReceived(data)
+
+    def _whole_head(self, data: bytes, end: int) -> None:
+        # A read that starts with a whole request head within the limits (the
+        # usual case): what LineReceiver and lineReceived() would do line by
+        # line, at once. The request timer is only armed if a body is still
+        # expected afterwards: a request answered at once never needs it.
+        self._buffer = data[end + 4 :]  # the body or the next request
+        self._busyReceiving = True
+        try:
+            self._on_headers(data[: end + 2])
+        finally:
+            self._busyReceiving = False
+        transport = self.transport
+        if transport is not None and transport.disconnecting:
+            return
+        LineReceiver.dataReceived(self, b"")  # type: ignore[no-untyped-call]  # the rest
+        if (
+            (self._chunked is not None or self.content_length is not None)
+            and not self._refused
+            and not self._taken_over
+        ):
+            self._arm_timeout()
 
     def _finish_request(self) -> None:
         super()._finish_request()
