@@ -131,6 +131,7 @@ class WebSocketStream:
     """
 
     __slots__ = (
+        "_closed_by_client",
         "_eof",
         "_error_reported",
         "_factories",
@@ -138,6 +139,7 @@ class WebSocketStream:
         "_fragments",
         "_held",
         "_max_size",
+        "_out",
         "_protocol",
         "_ws_head",
         "_ws_remaining",
@@ -148,16 +150,25 @@ class WebSocketStream:
         max_message_size: int = 1 << 20,
         extensions: Sequence[ServerExtensionFactory] | None = None,
     ) -> None:
-        self._protocol = Protocol(
-            Side.SERVER, state=State.OPEN, max_size=max_message_size, logger=_logger
-        )
-        self._factories = default_extensions() if extensions is None else list(extensions)
+        self._max_size = max_message_size
+        # websockets' Protocol is made on first need (_websockets()): a
+        # connection that only exchanges plain text frames never needs it,
+        # which saves about 1 KB per idle connection. Frames sent before it
+        # exists wait in _out.
+        self._protocol: Protocol | None = None
+        self._out: list[bytes] = []
+        # The client's Close was answered before any Protocol was needed: the
+        # stream is over, as websockets' would be after the same frame.
+        self._closed_by_client = False
+        if _logger.isEnabledFor(logging.DEBUG):
+            self._websockets()  # websockets logs every frame from the start
+        # Only needed until negotiate_extensions() (None: the defaults, made then).
+        self._factories = None if extensions is None else list(extensions)
         # The message being received in several frames: its kind and data.
         self._fragment_opcode = TEXT
         self._fragments: list[BytesLike] = []
         self._error_reported = False
         self._eof = False
-        self._max_size = max_message_size
         # Fast path bookkeeping (see receive()): the start of a plain text
         # frame's header not given to websockets yet, and where websockets
         # stands in the frame it is parsing (header bytes seen, bytes left).
@@ -176,7 +187,8 @@ class WebSocketStream:
         call it once, before any frame is received or sent.  A malformed
         header is treated as no offer (the connection goes on uncompressed).
         """
-        if not request_header or not self._factories:
+        factories = default_extensions() if self._factories is None else self._factories
+        if not request_header or not factories:
             return None
         try:
             offers = parse_extension(request_header)
@@ -185,7 +197,7 @@ class WebSocketStream:
         accepted: list[Extension] = []
         response: list[ExtensionHeader] = []
         for name, params in offers:
-            for factory in self._factories:
+            for factory in factories:
                 if factory.name != name:
                     continue
                 try:
@@ -197,8 +209,21 @@ class WebSocketStream:
                 break
         if not accepted:
             return None
-        self._protocol.extensions = accepted
+        self._websockets().extensions = accepted
         return build_extension(response)
+
+    def _websockets(self) -> Protocol:
+        """The sans-I/O Protocol of websockets (server side, already OPEN), made once."""
+        protocol = self._protocol
+        if protocol is None:
+            protocol = Protocol(
+                Side.SERVER, state=State.OPEN, max_size=self._max_size, logger=_logger
+            )
+            self._protocol = protocol
+            if self._out:  # frames sent before it existed go first
+                protocol.writes = self._out
+                self._out = []
+        return protocol
 
     # -- receiving ---------------------------------------------------------
 
@@ -216,11 +241,11 @@ class WebSocketStream:
         bytes at frame boundaries or while it is inside a frame, which this
         method tracks from the frame headers.
         """
-        if self._eof:
+        if self._eof or self._closed_by_client:
             return []
         protocol = self._protocol
         events: list[Event] = []
-        if (
+        if protocol is not None and (
             protocol.extensions  # permessage-deflate: websockets does it all
             or protocol.debug  # websockets logs every frame
             or protocol.state is not State.OPEN
@@ -251,7 +276,8 @@ class WebSocketStream:
                 if (
                     stop <= end
                     and length <= max_size
-                    and protocol.current_size is None  # no fragmented message pending
+                    # no fragmented message pending
+                    and (protocol is None or protocol.current_size is None)
                 ):
                     try:
                         text = str(apply_mask(data[start:stop], data[start - 4 : start]), "utf-8")
@@ -261,6 +287,26 @@ class WebSocketStream:
                         events.append(TextMessage(text))
                         pos = stop
                         continue
+            if (
+                data[pos] == 0x88  # FIN, no reserved bits, Close
+                and protocol is None
+                and end - pos >= 6
+                and 0x80 <= data[pos + 1] <= 0x80 + 125  # masked, fits a control frame
+            ):
+                stop = pos + 6 + (data[pos + 1] & 0x7F)
+                if stop <= end:
+                    payload = apply_mask(data[pos + 6 : stop], data[pos + 2 : pos + 6])
+                    try:
+                        close = Close.parse(payload)
+                    except (_FramingError, UnicodeDecodeError):
+                        pass  # websockets' way below (1002 or 1007)
+                    else:
+                        # What websockets does: echo the payload in our Close,
+                        # end the stream, discard whatever follows.
+                        self._out.append(b"\x88" + bytes((len(payload),)) + payload)
+                        self._closed_by_client = True
+                        events.append(CloseReceived(int(close.code), close.reason))
+                        return events
             rest = data[pos:] if pos else data
             if _frame_size(rest) is None and _may_be_plain_text(rest, max_size):
                 # An incomplete header that may still start a plain text
@@ -276,7 +322,7 @@ class WebSocketStream:
     def _slow(self, data: bytes, events: list[Event]) -> None:
         """Hand ``data`` to websockets' parser, then note where it stands."""
         self._feed(data, events)
-        if self._protocol.state is not State.OPEN:
+        if self._websockets().state is not State.OPEN:
             return  # the fast path is never taken again
         # Walk the frame headers the way websockets' parser reads them, to
         # know whether it is left at a frame boundary.
@@ -298,7 +344,7 @@ class WebSocketStream:
 
     def _feed(self, data: bytes, events: list[Event]) -> bool:
         """Run ``data`` through websockets; append its events; True to stop."""
-        protocol = self._protocol
+        protocol = self._websockets()
         protocol.receive_data(data)
         # A Protocol that starts OPEN only ever yields frames (no HTTP events).
         frames = cast(list[Frame], protocol.events_received())
@@ -312,7 +358,7 @@ class WebSocketStream:
 
     def _convert(self, frames: list[Frame], events: list[Event]) -> bool:
         """Turn websockets' frames into events; True after a protocol error."""
-        protocol = self._protocol
+        protocol = self._websockets()
         for frame in frames:
             opcode = frame.opcode
             if opcode is TEXT or opcode is BINARY:
@@ -356,7 +402,7 @@ class WebSocketStream:
         # websockets leaves text decoding to the caller; RFC 6455 8.1 says to
         # fail the connection with 1007 (checked here, not by websockets).
         reason = f"invalid UTF-8: {exc.reason} at position {exc.start}"
-        self._protocol.fail(CloseCode.INVALID_DATA, reason)
+        self._websockets().fail(CloseCode.INVALID_DATA, reason)
         self._error_reported = True
         return ProtocolError(int(CloseCode.INVALID_DATA), reason)
 
@@ -368,11 +414,14 @@ class WebSocketStream:
         """
         if not self._eof:
             self._eof = True
+            if self._closed_by_client:
+                return  # nothing left to decide
+            protocol = self._websockets()
             if self._held:  # websockets decides what a cut-off header means
-                self._protocol.receive_data(self._held)
+                protocol.receive_data(self._held)
                 self._held = b""
-            self._protocol.receive_eof()
-            self._protocol.events_received()
+            protocol.receive_eof()
+            protocol.events_received()
 
     # -- sending -----------------------------------------------------------
 
@@ -387,7 +436,10 @@ class WebSocketStream:
         Close frame was sent or received.
         """
         protocol = self._protocol
-        if protocol.state is State.OPEN:
+        if protocol is None:
+            if not self._closed_by_client:
+                self._out.append(_text_header(len(data)) + data)
+        elif protocol.state is State.OPEN:
             if protocol.extensions or protocol.debug or protocol.expect_continuation_frame:
                 protocol.send_text(data)
                 return
@@ -403,6 +455,14 @@ class WebSocketStream:
         frame and hands it back without queueing it first.
         """
         protocol = self._protocol
+        if protocol is None:
+            if self._out or self._closed_by_client:
+                self.send_utf8(data)
+                return self.data_to_send()
+            length = len(data)
+            if length < 126:  # the usual SockJS frame, without a call
+                return bytes((0x81, length)) + data
+            return _text_header(length) + data
         if (
             protocol.writes
             or protocol.extensions
@@ -416,8 +476,11 @@ class WebSocketStream:
 
     def send_bytes(self, data: bytes) -> None:
         """Queue one binary message.  Ignored once a Close frame was sent or received."""
-        if self._protocol.state is State.OPEN:
-            self._protocol.send_binary(data)
+        if self._closed_by_client:
+            return
+        protocol = self._websockets()
+        if protocol.state is State.OPEN:
+            protocol.send_binary(data)
 
     def send_close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Start the closing handshake; :attr:`closed` turns true on the client's answer.
@@ -428,15 +491,18 @@ class WebSocketStream:
         appear on the wire (valid: 1000-1003, 1007-1014, 3000-4999).
         Ignored once a Close frame was sent or received.
         """
-        if self._protocol.state is not State.OPEN:
+        if self._closed_by_client:
+            return
+        protocol = self._websockets()
+        if protocol.state is not State.OPEN:
             return
         if code is None:
             if reason:
                 raise ValueError("a close reason needs a close code")
-            self._protocol.send_close()
+            protocol.send_close()
             return
         reason = _check_close(code, reason)
-        self._protocol.send_close(code, reason)
+        protocol.send_close(code, reason)
 
     def fail(self, code: int, reason: str = "") -> None:
         """Send a Close frame (unless one was sent) and end the stream at once.
@@ -449,11 +515,17 @@ class WebSocketStream:
         """
         reason = _check_close(code, reason)
         if not self.closed:
-            self._protocol.fail(code, reason)
+            self._websockets().fail(code, reason)
 
     def data_to_send(self) -> bytes:
         """All bytes queued for the socket since the last call (may be ``b""``)."""
         protocol = self._protocol
+        if protocol is None:
+            writes = self._out
+            if not writes:
+                return b""
+            self._out = []
+            return writes[0] if len(writes) == 1 else b"".join(writes)
         writes = protocol.writes  # what websockets' data_to_send() hands over
         if not writes:
             return b""
@@ -465,12 +537,17 @@ class WebSocketStream:
     @property
     def closing(self) -> bool:
         """A Close frame was sent or received: no more messages can be sent."""
-        return self._protocol.state is not State.OPEN
+        protocol = self._protocol
+        if protocol is None:
+            return self._closed_by_client
+        return protocol.state is not State.OPEN
 
     @property
     def closed(self) -> bool:
         """The stream is over: close TCP once :meth:`data_to_send` is written."""
         protocol = self._protocol
+        if protocol is None:
+            return self._closed_by_client
         return protocol.eof_sent or protocol.state is State.CLOSED
 
 

@@ -61,7 +61,7 @@ def frame(
 
 def reference(max_size: int = MAX) -> WebSocketStream:
     stream = WebSocketStream(max_message_size=max_size, extensions=[])
-    stream._protocol.debug = True  # every byte through websockets' parser
+    stream._websockets().debug = True  # every byte through websockets' parser
     return stream
 
 
@@ -99,9 +99,11 @@ def test_plain_text_frames_are_decoded_without_websockets() -> None:
     data = frame(0x1, "héllo".encode()) + frame(0x1, b"x" * 200) + frame(0x1, b"")
     events = stream.receive(data)
     assert events == [TextMessage("héllo"), TextMessage("x" * 200), TextMessage("")]
-    # websockets never saw a byte: its reader is empty and nothing was queued.
-    assert not stream._protocol.reader.buffer
+    # websockets never saw a byte: its Protocol was not even made.
+    assert stream._protocol is None
     assert stream.data_to_send() == b""
+    assert not stream.closing
+    assert not stream.closed
 
 
 def test_send_builds_the_frames_websockets_would() -> None:
@@ -173,6 +175,17 @@ def test_send_after_close_is_ignored() -> None:
         pytest.param(frame(0x9, b"p", fin=False), id="fragmented-control"),
         pytest.param(frame(0x1, b"t") + frame(0x8, b"\x03\xe8bye") + frame(0x1, b"x"), id="close"),
         pytest.param(frame(0x8, b"\x03\xe8\xff"), id="close-reason-not-utf8"),
+        pytest.param(frame(0x8, b""), id="close-without-code"),
+        pytest.param(frame(0x8, b"\x03"), id="close-too-short"),
+        pytest.param(frame(0x8, b"\x03\xed"), id="close-with-reserved-code"),
+        pytest.param(frame(0x8, b"\x0f\xa0bye"), id="close-with-application-code"),
+        pytest.param(frame(0x8, b"\x03\xe8" + b"r" * 123), id="close-longest-reason"),
+        pytest.param(frame(0x8, b"\x03\xe8" + b"r" * 124), id="close-too-long"),
+        pytest.param(frame(0x8, b"\x03\xe8", fin=False), id="close-fragmented"),
+        pytest.param(frame(0x8, b"\x03\xe8", mask=None), id="close-unmasked"),
+        pytest.param(
+            frame(0x1, b"a") + frame(0x8, b"\x03\xe8") + frame(0x9, b"p"), id="close-mid-batch"
+        ),
         pytest.param(frame(0x1, b"x" * (MAX + 1)), id="oversize"),
         pytest.param(frame(0x1, b"x" * MAX), id="at-the-limit"),
         pytest.param(frame(0x1, b"x" * 100, length_bytes=8), id="long-length-encoding"),
@@ -286,3 +299,116 @@ def frames(draw: st.DrawFn) -> bytes:
 def test_random_streams_match_websockets(parts: list[bytes], cuts: list[int]) -> None:
     data = b"".join(parts)
     same(split(data, cuts))
+
+
+# -- send_utf8_now: the same bytes as send_utf8() then data_to_send() ----------------
+
+
+def _both(prepare: str) -> tuple[bytes, bytes]:
+    results = []
+    for one_step in (False, True):
+        stream = fast()
+        if prepare == "pong pending":
+            stream.receive(frame(0x9, b"ping"))
+        elif prepare == "deflate":
+            stream = WebSocketStream()
+            stream.negotiate_extensions("permessage-deflate")
+        elif prepare == "closing":
+            stream.send_close(1000, "bye")
+            stream.data_to_send()
+        elif prepare == "debug":
+            stream._websockets().debug = True
+        if one_step:
+            results.append(stream.send_utf8_now(b'a["x"]'))
+        else:
+            stream.send_utf8(b'a["x"]')
+            results.append(stream.data_to_send())
+    return results[0], results[1]
+
+
+@pytest.mark.parametrize("prepare", ["nothing", "pong pending", "deflate", "closing", "debug"])
+def test_send_utf8_now_matches_the_two_steps(prepare: str) -> None:
+    queued, direct = _both(prepare)
+    if prepare in ("nothing", "pong pending", "debug"):
+        assert direct.endswith(b'\x81\x06a["x"]')
+    assert direct == queued or prepare == "deflate"  # compressed bytes depend on the context
+    if prepare == "closing":
+        assert direct == b""
+
+
+# -- websockets' Protocol is made on first need ----------------------------------------
+
+
+def test_frames_sent_before_the_protocol_exists_come_first() -> None:
+    stream = fast()
+    stream.send_utf8(b"one")
+    stream.send_text("two")
+    assert stream._protocol is None
+    assert stream.send_utf8_now(b"three") == b"\x81\x03one\x81\x03two\x81\x05three"
+    stream.send_utf8(b"four")
+    stream.receive(frame(0x9, b"p"))  # a ping: websockets' Protocol is made now
+    assert stream._protocol is not None
+    client = Protocol(Side.CLIENT, state=State.OPEN)
+    client.receive_data(stream.data_to_send())
+    frames = [e for e in client.events_received() if isinstance(e, Frame)]
+    assert [(f.opcode, f.data) for f in frames] == [(Opcode.TEXT, b"four"), (Opcode.PONG, b"p")]
+
+
+def test_the_protocol_is_made_for_what_only_websockets_does() -> None:
+    for action in ("close", "fail", "binary", "eof"):
+        stream = fast()
+        stream.send_utf8(b"first")
+        if action == "close":
+            stream.send_close(1000, "bye")
+        elif action == "fail":
+            stream.fail(1011, "oops")
+        elif action == "binary":
+            stream.send_bytes(b"\x00")
+        else:
+            stream.eof_received()
+        assert stream._protocol is not None
+        data = stream.data_to_send()
+        assert data.startswith(b"\x81\x05first"), action
+    assert stream.closed
+
+
+def test_debug_logging_makes_the_protocol_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("DEBUG", logger="sockjs.cyclone.wsstream"):
+        stream = fast()
+    assert stream._protocol is not None and stream._protocol.debug
+
+
+def test_send_utf8_now_once_the_protocol_exists() -> None:
+    stream = fast()
+    stream.receive(frame(0x9, b"p"))
+    assert stream.data_to_send() == b"\x8a\x01p"  # the pong
+    assert stream.send_utf8_now(b'a["x"]') == b'\x81\x06a["x"]'
+
+
+def test_a_clean_close_needs_no_protocol() -> None:
+    stream = fast()
+    stream.send_utf8(b"bye")
+    events = stream.receive(frame(0x8, b"\x03\xe8done") + frame(0x1, b"ignored"))
+    assert events == [CloseReceived(1000, "done")]
+    assert stream._protocol is None
+    assert stream.closing and stream.closed
+    assert stream.data_to_send() == b"\x81\x03bye\x88\x06\x03\xe8done"
+    # Everything after is ignored, as by websockets after a Close.
+    assert stream.receive(frame(0x1, b"late")) == []
+    stream.send_utf8(b"late")
+    stream.send_text("late")
+    stream.send_bytes(b"late")
+    stream.send_close(1000, "late")
+    stream.fail(1011, "late")
+    assert stream.send_utf8_now(b"late") == b""
+    stream.eof_received()
+    assert stream.data_to_send() == b""
+    assert stream._protocol is None
+
+
+@pytest.mark.parametrize("length", [0, 125, 126, 65535, 65536])
+def test_send_utf8_now_header_sizes(length: int) -> None:
+    data = b"z" * length
+    queued = fast()
+    queued.send_utf8(data)
+    assert fast().send_utf8_now(data) == queued.data_to_send()

@@ -48,6 +48,7 @@ from typing import Any
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from cyclone.httputil import HTTPHeaders
 from sockjs.cyclone import logevents
 from sockjs.cyclone._clock import DelayedCall
 from sockjs.cyclone._rawsession import RawSessionHandle
@@ -87,6 +88,8 @@ HANDSHAKE_TIMEOUT = 30.0
 #: (``transp_rawwebsocket``, as the old project's).
 SOCKJS_TRANSPORT = "websocket"
 RAW_TRANSPORT = "rawwebsocket"
+#: What an open WebSocket's request keeps as headers (see _connection_info).
+_NO_HEADERS = HTTPHeaders()
 
 
 # -- framing ------------------------------------------------------------------------------
@@ -296,13 +299,19 @@ class _UpgradeHandler(SockJSHandler):
                 options.max_message_size,
             )
         self._framing = framing
-        self._switch_protocols(head)
+        # The 101 head and what opening writes (the "o" frame) leave in one
+        # system call (see base.cork).
+        cork()
         try:
-            self._take_over()
-        except Exception:
-            # The 101 is out: no HTTP answer is possible any more.
-            self._end_socket(CloseInfo(1011, "Internal server error", "server"))
-            raise
+            self._switch_protocols(head)
+            try:
+                self._take_over()
+            except Exception:
+                # The 101 is out: no HTTP answer is possible any more.
+                self._end_socket(CloseInfo(1011, "Internal server error", "server"))
+                raise
+        finally:
+            uncork()
 
     def _refuse(self, error: handshake.HandshakeError) -> None:
         self.service.stats.error("bad_upgrade")
@@ -373,7 +382,14 @@ class _UpgradeHandler(SockJSHandler):
             timer.cancel()
 
     def _connection_info(self, transport: str) -> ConnectionInfo:
-        return from_request(self.request, self.service, transport)
+        request = self.request
+        info = from_request(request, self.service, transport)
+        # The socket is ours and ``info`` has its own copy of what the
+        # application may read: the parsed request need not live as long as
+        # the WebSocket does (its headers are most of an idle session's memory).
+        request.headers = _NO_HEADERS
+        request.arguments = {}
+        return info
 
     # -- incoming -------------------------------------------------------------------
 
