@@ -225,6 +225,9 @@ class Service:
         encoded = encode_message(message)
         for client in list(clients):
             handle = getattr(client, "session", client)
+            if type(handle) is SessionHandle:  # the usual case, one call less
+                handle.send_encoded(encoded)
+                continue
             send = getattr(handle, "send_prepared", None)
             if send is not None:
                 send(encoded, message)

@@ -143,7 +143,9 @@ class SessionHandle:
             self._note_close(CloseInfo(core.close_code or 0, core.close_reason or "", "server"))
             if core.close_code == CloseCode.SLOW_CONSUMER:
                 self._slow_consumer()
-        self.settle()
+            self.settle()
+        else:
+            self.service.reschedule()  # all settle() does for an open session
 
     def send_prepared(self, encoded: str, message: Any) -> None:
         """Broadcast entry point: SockJS sessions take the encoded form."""

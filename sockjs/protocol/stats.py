@@ -26,7 +26,8 @@ class MovingRate:
 
     def add(self, count: int, now: float) -> None:
         """Record ``count`` events at time ``now``."""
-        self._rotate(now)
+        if int(now) != self._second:  # a later second (or the first event)
+            self._rotate(now)
         self._current += count
 
     def rate(self, now: float) -> float:

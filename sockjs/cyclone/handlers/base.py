@@ -56,13 +56,22 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         self._transforms = None
         self.path_args = None
         self.path_kwargs = None
-        self._headers = {"Server": _SERVER_HEADER, "Content-Type": "text/html; charset=UTF-8"}
-        self._list_headers: list[tuple[str, str]] = []
-        self._write_buffer: list[bytes] = []
         self._status_code = 200
         self._reason = "OK"
         request.connection.no_keep_alive = self.no_keep_alive
         self.initialize(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # Cyclone's response state (header dicts, body buffer) is made only
+        # if Cyclone's own response methods ever run: ours never use it.
+        if name == "_headers":
+            value: Any = {"Server": _SERVER_HEADER, "Content-Type": "text/html; charset=UTF-8"}
+        elif name in ("_list_headers", "_write_buffer"):
+            value = []
+        else:
+            raise AttributeError(name)
+        setattr(self, name, value)
+        return value
 
     @property
     def ui(self) -> Any:
