@@ -64,3 +64,11 @@ clean:
 # Same-run comparison with sockjs-node (see bench/README.rst); not part of make test.
 bench: bootstrap-test
 	bench/compare.sh --rounds 3 sockjs-node ws-echo --conns 100
+
+# Every performance target against its peer, then the table (bench/README.rst; about 25 min).
+bench-all: bootstrap-test
+	bench/run.sh --rounds 3
+
+# The protocol core's encode/decode cost per frame, no I/O (seconds).
+bench-micro: bootstrap-test
+	$(PY) bench/micro.py
