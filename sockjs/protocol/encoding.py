@@ -24,7 +24,23 @@ def _reject_constant(name: str) -> Any:
 
 
 _decoder = json.JSONDecoder(parse_constant=_reject_constant)
-_decode = _decoder.decode
+_decode_general = _decoder.decode
+_scan_once = _decoder.scan_once  # type: ignore[attr-defined]  # set by __init__
+
+
+def _decode(text: str) -> Any:
+    # JSONDecoder.decode() skips whitespace with a regular expression on both
+    # sides of the value, then calls the C scanner. Client messages almost
+    # never carry any: the scanner is called directly, and only text with
+    # something around its value goes the general way (which then decides
+    # between whitespace and garbage, with the usual error).
+    try:
+        value, end = _scan_once(text, 0)
+    except StopIteration:  # leading whitespace, or no value at all
+        return _decode_general(text)
+    if end != len(text):
+        return _decode_general(text)
+    return value
 
 
 def json_encode(value: Any) -> str:

@@ -116,3 +116,35 @@ def test_websocket_messages() -> None:
     assert decode_websocket_message("3") == [3]
     with pytest.raises(BrokenJSON):
         decode_websocket_message('["a')
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['["a"]', ' ["a"]', '["a"] ', '\t["a"]\r\n', '"a"', "1", "{}", "[]", '["a"]x', "x", " ", "[1,"],
+)
+def test_decoding_matches_the_standard_decoder(text: str) -> None:
+    """The direct scanner path agrees with json.loads, whitespace and errors included."""
+    try:
+        expected = json.loads(text)
+    except ValueError:
+        with pytest.raises(ValueError):
+            json_decode(text)
+    else:
+        assert json_decode(text) == expected
+
+
+@given(st.text(max_size=40))
+def test_decoding_arbitrary_text_matches_the_standard_decoder(text: str) -> None:
+    """Any text: same value as json.loads, or a ValueError (NaN and friends refused)."""
+    try:
+        expected = json.loads(text, parse_constant=lambda name: None)
+    except (ValueError, RecursionError):
+        with pytest.raises((ValueError, RecursionError)):
+            json_decode(text)
+        return
+    try:
+        value = json_decode(text)
+    except ValueError:
+        assert any(name in text for name in ("NaN", "Infinity"))
+    else:
+        assert value == expected
