@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from sockjs.cyclone.conn import SockJSConnection
 
 _FAILED = object()
+#: SessionHandle._pending while a single message's hook runs (see _deliver_one).
+_BUSY: deque[Any] = deque()
 # Globals: reading a member off the enum class is slow, and these
 # comparisons run for every message.
 _OPEN = SessionState.OPEN
@@ -214,12 +216,40 @@ class SessionHandle:
         if self.core.state != _OPEN or (self.conn is None and self._pending is None):
             return
         batch = messages if isinstance(messages, list) else list(messages)
-        self.service.stats.received(len(batch), self.service.now())
-        if self._pending is not None:
-            self._pending.extend(batch)
+        service = self.service
+        service.stats.received(len(batch), service.now())
+        pending = self._pending
+        if pending is not None:
+            if pending is _BUSY:  # delivered from inside messageReceived
+                self._pending = deque(batch)
+            else:
+                pending.extend(batch)
+            return
+        conn = self.conn
+        if len(batch) == 1 and conn is not None:
+            self._deliver_one(conn, batch[0])
             return
         self._pending = deque(batch)
         self._pump()
+
+    def _deliver_one(self, conn: Any, message: Any) -> None:
+        # The usual case, one message and none waiting, without making a
+        # queue: _BUSY stands for an empty one while the hook runs, and
+        # becomes a real queue if anything is delivered meanwhile.
+        self._pending = _BUSY
+        outcome = self._invoke(conn.messageReceived, message)
+        if outcome is _FAILED:
+            self._internal_error()
+            return
+        if isinstance(outcome, Deferred):
+            if self._pending is _BUSY:
+                self._pending = deque()
+            outcome.addBoth(self._pump)
+            return
+        if self._pending is _BUSY:
+            self._pending = None
+        else:
+            self._pump()  # what was delivered while the hook ran
 
     def _pump(self, result: Any = None) -> None:
         if isinstance(result, Failure):

@@ -471,6 +471,47 @@ def test_coroutine_hooks_keep_message_order() -> None:
     assert server.post(f"/000/{sid}/xhr").body == b'a["1","2","3"]\n'
 
 
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_messages_delivered_from_inside_the_hook_wait_their_turn(asynchronous: bool) -> None:
+    """A delivery made while messageReceived runs is queued behind it, never nested."""
+    received: list[str] = []
+    gates: list[Deferred[None]] = []
+
+    class Reentrant(SockJSConnection):
+        def messageReceived(self, message: Any) -> Deferred[None] | None:
+            received.append(f"start {message}")
+            if message == "1":
+                # As an in-process client answering synchronously would.
+                self.session.deliver(["2"])
+                self.session.deliver(["3", "4"])
+            received.append(f"end {message}")
+            if asynchronous and message == "1":
+                gate: Deferred[None] = Deferred()
+                gates.append(gate)
+                return gate
+            return None
+
+    server = Server(Reentrant)
+    sid = server.open()
+    server.send(sid, "1")
+    if asynchronous:
+        assert received == ["start 1", "end 1"]
+        gates[0].callback(None)
+    assert received == [f"{step} {n}" for n in "1234" for step in ("start", "end")]
+    server.send(sid, "5")  # and the session goes on as usual
+    assert received[-2:] == ["start 5", "end 5"]
+
+
+def test_single_message_hook_that_closes_the_session() -> None:
+    """close() from the hook of a lone message: nothing more is delivered, lost once."""
+    conn_class, events = recording(on_message=lambda conn, message: conn.close())
+    server = Server(conn_class)
+    sid = server.open()
+    server.send(sid, "x")
+    assert events.names() == ["made", "message", "lost"]
+    assert server.post(f"/000/{sid}/xhr").body == GO_AWAY
+
+
 def test_failing_asynchronous_message_handler_closes_with_1011(logs: LogCapture) -> None:
     """A Deferred from messageReceived that fails is an application error: 1011."""
     gate: Deferred[None] = Deferred()

@@ -398,12 +398,21 @@ class _UpgradeHandler(SockJSHandler):
         if self._closed or framing is None:
             return  # a message after the close is ignored
         self.service.stats.bytes_received += len(data)
-        was_ready = framing.ready
-        events = framing.receive(data)
-        self._flush()  # pongs, the hixie-76 answer, answers to Close
-        if not was_ready and framing.ready:
-            self._cancel_handshake_timer()
-            self._open()
+        if type(framing) is _HybiFraming:
+            # RFC 6455, every message of every usual client: the stream
+            # directly, no handshake left to finish.
+            stream = framing.stream
+            events = stream.receive(data)
+            answer = stream.data_to_send()  # pongs, answers to Close
+            if answer:
+                self._write(answer)
+        else:
+            was_ready = framing.ready
+            events = framing.receive(data)
+            self._flush()  # the hixie-76 answer
+            if not was_ready and framing.ready:
+                self._cancel_handshake_timer()
+                self._open()
         if len(events) > 1:
             # One read, several messages: what they make the server write to
             # each connection leaves in one system call (see base.cork).
