@@ -223,14 +223,21 @@ class Service:
     def broadcast(self, clients: Iterable[Any], message: Any) -> None:
         """Send one message to many connections or sessions, encoded once."""
         encoded = encode_message(message)
+        # One clock reading, one count and one timer check for the whole
+        # broadcast instead of one per session.
+        now = self.now()
+        sent = 0
         for client in list(clients):
             handle = getattr(client, "session", client)
-            if type(handle) is SessionHandle:  # the usual case, one call less
-                handle.send_encoded(encoded)
+            if type(handle) is SessionHandle:  # the usual case
+                sent += handle.send_at(encoded, now)
                 continue
             send = getattr(handle, "send_prepared", None)
             if send is not None:
                 send(encoded, message)
+        if sent:
+            self.stats.sent(sent, now)
+            self.reschedule()
 
 
 class _LiveSessions(set["ConnectionSession"]):

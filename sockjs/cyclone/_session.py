@@ -131,13 +131,25 @@ class SessionHandle:
     sendMessage = send_message  # the old project's spelling
 
     def send_encoded(self, encoded: str) -> None:
-        """Queue a message already encoded once (broadcast path)."""
+        """Queue a message already encoded once."""
+        service = self.service
+        now = service.now()
+        if self.send_at(encoded, now):
+            service.stats.sent(1, now)
+            if self.core.state == _OPEN:
+                service.reschedule()  # all settle() does for an open session
+
+    def send_at(self, encoded: str, now: float) -> bool:
+        """Queue an encoded message at ``now``; False if the session takes none.
+
+        The broadcast path: the caller counts the messages and re-arms the
+        service's timer once for all the sessions it sent to. A session that
+        this send closes (``max_queued_bytes``) is settled here.
+        """
         core = self.core
         if core.state != _OPEN:  # not accepting messages
-            return
+            return False
         receiver = core.receiver
-        now = self.service.now()
-        self.service.stats.sent(1, now)
         output = core.send(encoded, now)
         if output is not None and receiver is not None:
             receiver.token.write_output(output)
@@ -146,8 +158,7 @@ class SessionHandle:
             if core.close_code == CloseCode.SLOW_CONSUMER:
                 self._slow_consumer()
             self.settle()
-        else:
-            self.service.reschedule()  # all settle() does for an open session
+        return True
 
     def send_prepared(self, encoded: str, message: Any) -> None:
         """Broadcast entry point: SockJS sessions take the encoded form."""

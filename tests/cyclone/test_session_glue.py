@@ -364,6 +364,25 @@ def test_broadcast_from_a_connection_reaches_attached_receivers() -> None:
     assert server.post(f"/000/{third}/xhr").body == GO_AWAY
 
 
+def test_broadcast_counts_the_sessions_it_sent_to_and_closes_slow_consumers() -> None:
+    """Counted once per session that took it; one over max_queued_bytes gets 1013, not the rest."""
+    conn_class, events = recording()
+    server = Server(conn_class, settings={"max_queued_bytes": 30})
+    slow, fine, closed = server.open(), server.open(), server.open()
+    events.conns[0].sendMessage("x" * 20)  # slow: nobody polls it, 22 bytes queued
+    events.conns[2].close()
+    before = server.router.stats.dump()["messages_sent"]
+    server.router.broadcast(server.router.connections + [events.conns[2]], "y" * 10)
+    assert server.router.stats.dump()["messages_sent"] == before + 2  # slow and fine
+    assert server.post(f"/000/{slow}/xhr").body == b'c[1013,"Slow consumer: too many queued bytes"]\n'
+    assert server.post(f"/000/{fine}/xhr").body == b'a["yyyyyyyyyy"]\n'
+    assert server.post(f"/000/{closed}/xhr").body == GO_AWAY
+    assert events.count("lost") == 2
+    # The service's timer was re-armed: every session expires on time.
+    server.advance(server.options.disconnect_delay + 0.001)
+    assert server.router.session_count == 0
+
+
 def test_broadcast_ignores_objects_that_cannot_receive(server: Server) -> None:
     """Anything without a session to send to is skipped (no error)."""
     sid = server.open()
