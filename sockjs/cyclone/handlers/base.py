@@ -225,7 +225,11 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
     def write_chunks(self, chunks: list[bytes]) -> None:
         """Write several chunks in one transport write (one chunk per frame)."""
         if self._http11:
-            self._write(b"".join(b"%x\r\n%b\r\n" % (len(data), data) for data in chunks))
+            if len(chunks) == 1:  # the usual case: one frame
+                data = chunks[0]
+                self._write(b"%x\r\n%b\r\n" % (len(data), data))
+            else:
+                self._write(b"".join(b"%x\r\n%b\r\n" % (len(data), data) for data in chunks))
         else:
             self._write(b"".join(chunks))
 
