@@ -372,9 +372,10 @@ def test_broadcast_counts_the_sessions_it_sent_to_and_closes_slow_consumers() ->
     events.conns[0].sendMessage("x" * 20)  # slow: nobody polls it, 22 bytes queued
     events.conns[2].close()
     before = server.router.stats.dump()["messages_sent"]
-    server.router.broadcast(server.router.connections + [events.conns[2]], "y" * 10)
+    server.router.broadcast([*server.router.connections, events.conns[2]], "y" * 10)
     assert server.router.stats.dump()["messages_sent"] == before + 2  # slow and fine
-    assert server.post(f"/000/{slow}/xhr").body == b'c[1013,"Slow consumer: too many queued bytes"]\n'
+    slow_consumer = b'c[1013,"Slow consumer: too many queued bytes"]\n'
+    assert server.post(f"/000/{slow}/xhr").body == slow_consumer
     assert server.post(f"/000/{fine}/xhr").body == b'a["yyyyyyyyyy"]\n'
     assert server.post(f"/000/{closed}/xhr").body == GO_AWAY
     assert events.count("lost") == 2
