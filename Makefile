@@ -13,7 +13,7 @@ PORT ?= 8888
 
 export VENV
 
-.PHONY: help bench demo test bootstrap-demo bootstrap-test \
+.PHONY: help bench bench-all bench-micro bench-sweep demo test bootstrap-demo bootstrap-test \
         lint format-check typecheck docs cov-protocol pytest format wheel clean
 
 help:
@@ -72,3 +72,9 @@ bench-all: bootstrap-test
 # The protocol core's encode/decode cost per frame, no I/O (seconds).
 bench-micro: bootstrap-test
 	$(PY) bench/micro.py
+
+# ws-echo throughput against connections, us and the peers, and the plot
+# docs/performance.png (bench/README.rst; about 10 min).
+bench-sweep: bootstrap-test
+	$(PY) -m pip install -q -r requirements-bench.txt
+	bench/sweep.sh --rounds 3
