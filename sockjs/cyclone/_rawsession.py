@@ -15,24 +15,15 @@ exactly once and ``close_info`` says how it ended.
 
 from __future__ import annotations
 
-import inspect
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from twisted.internet.defer import Deferred
-from twisted.python.failure import Failure
-
-from sockjs.cyclone import logevents
-from sockjs.cyclone._session import INTERRUPTED, CloseInfo, _hook, _name
+from sockjs.cyclone._session import AppHooks, CloseInfo
 from sockjs.cyclone.conninfo import ConnectionInfo
-from sockjs.protocol.frames import CLOSE_REASONS, CloseCode, encode_message
+from sockjs.protocol.frames import encode_message
 
 if TYPE_CHECKING:
     from sockjs.cyclone._service import Service
-    from sockjs.cyclone.conn import SockJSConnection
-
-_FAILED = object()
 
 
 class RawSocket(Protocol):
@@ -45,7 +36,7 @@ class RawSocket(Protocol):
         """Send a Close frame with ``code``/``reason``, then drop the connection."""
 
 
-class RawSessionHandle:
+class RawSessionHandle(AppHooks):
     """The ``session`` of a :class:`SockJSConnection` served over ``<prefix>/websocket``.
 
     It is in ``service.live`` from the open until the close, so the router's
@@ -54,31 +45,15 @@ class RawSessionHandle:
     item 22: sockjs-node 0.3.3 lost that event).
     """
 
-    __slots__ = (
-        "_closed",
-        "_counted",
-        "_lost",
-        "_pending",
-        "_socket",
-        "close_info",
-        "conn",
-        "info",
-        "remote_ip",
-        "service",
-    )
+    __slots__ = ("_closed", "_socket")
 
     def __init__(self, service: Service, socket: RawSocket, info: ConnectionInfo) -> None:
-        self.service = service
-        self.info = info
-        self.remote_ip = info.ip
-        self.conn: SockJSConnection | None = None
-        self.close_info: CloseInfo | None = None
+        super().__init__(service, info)
         self._socket = socket
         self._closed = False
-        self._lost = False
-        self._counted = False
-        # Messages waiting for an asynchronous hook; None while nothing waits.
-        self._pending: deque[str] | None = None
+
+    def _accepting(self) -> bool:
+        return not self._closed
 
     # -- application API ----------------------------------------------------------
 
@@ -130,74 +105,12 @@ class RawSessionHandle:
 
     # -- transport side -----------------------------------------------------------
 
-    def opened(self) -> None:
-        """The handshake is done: create the connection and tell the application."""
-        conn = self.service.connection_class(self)
-        self.conn = conn
-        self.service.live.add(self)
-        self.service.stats.session_opened(self.info.transport)
-        self._counted = True
-        logevents.session_opened(self.service.prefix, self.info.transport, self.info.ip)
-        result = self._invoke(conn.connectionMade, self.info)
-        if isinstance(result, Deferred):
-            # Messages that arrive meanwhile wait for connectionMade to finish.
-            self._pending = deque()
-            result.addBoth(self._made)
-            return
-        self._made(result)
-
-    def _made(self, result: Any) -> None:
-        failed = result is _FAILED
-        if isinstance(result, Failure):
-            self._app_exception(_hook(self.conn, "connectionMade"), result)
-            failed = True
-        if failed or result is False:
-            # Refused (False: 3000) or broken (raised: 1011): the client is
-            # told, the application hears nothing more (as for SockJS sessions).
-            self._lost = True
-            self.conn = None
-            self._pending = None
-            self.service.live.discard(self)
-            code = CloseCode.INTERNAL_ERROR if failed else CloseCode.GO_AWAY
-            self.close_by(code, CLOSE_REASONS[code], "server")
-            self.settle()
-            return
-        self._pump()
-
     def deliver(self, text: str) -> None:
         """Hand one client text message to the application, verbatim and in order."""
         if self._closed or (self.conn is None and self._pending is None):
             return
         self.service.stats.received(1, self.service.now())
-        if self._pending is not None:
-            self._pending.append(text)
-            return
-        self._pending = deque([text])
-        self._pump()
-
-    def _pump(self, result: Any = None) -> None:
-        if isinstance(result, Failure):
-            self._app_exception(_hook(self.conn, "messageReceived"), result)
-            self._internal_error()
-            return
-        pending = self._pending
-        while pending:
-            conn = self.conn
-            if conn is None or self._closed:
-                break
-            outcome = self._invoke(conn.messageReceived, pending.popleft())
-            if outcome is _FAILED:
-                self._internal_error()
-                return
-            if isinstance(outcome, Deferred):
-                outcome.addBoth(self._pump)
-                return
-        self._pending = None
-
-    def _internal_error(self) -> None:
-        self._pending = None
-        code = CloseCode.INTERNAL_ERROR
-        self.close_by(code, CLOSE_REASONS[code], "server")
+        self._queue([text])
 
     def lost(self, close_info: CloseInfo) -> None:
         """The socket is gone without ``close()``: client Close, protocol error, TCP loss."""
@@ -210,25 +123,7 @@ class RawSessionHandle:
         if not self._closed:
             return
         self.service.limiter.release(self)
-        if self._counted:
-            self._counted = False
-            self.service.stats.session_closed(self.info.transport)
-            info = self.close_info or INTERRUPTED
-            logevents.session_closed(
-                self.service.prefix, self.info.transport, info.code, info.reason, info.initiator
-            )
-        if self._lost:
-            return
-        self._lost = True
-        self._pending = None
-        self.service.live.discard(self)
-        conn = self.conn
-        if conn is not None:
-            outcome = self._invoke(conn.connectionLost)
-            if isinstance(outcome, Deferred):
-                outcome.addErrback(
-                    lambda failure: self._app_exception(_hook(conn, "connectionLost"), failure)
-                )
+        self._report_closed()
 
     # -- internals ----------------------------------------------------------------
 
@@ -237,22 +132,3 @@ class RawSessionHandle:
             return
         self.service.stats.sent(1, self.service.now())
         self._socket.send_text(text)
-
-    def _note_close(self, info: CloseInfo) -> None:
-        if self.close_info is None:
-            self.close_info = info
-
-    def _app_exception(self, hook: str, failure: Failure | None = None) -> None:
-        self.service.stats.error("app_exception")
-        logevents.app_exception(self.service.prefix, hook, failure)
-
-    def _invoke(self, hook: Callable[..., Any], *args: Any) -> Any:
-        """Run an application hook; a Deferred for async results, ``_FAILED`` on error."""
-        try:
-            result = hook(*args)
-        except Exception:
-            self._app_exception(_name(hook))
-            return _FAILED
-        if inspect.iscoroutine(result):
-            return Deferred.fromCoroutine(result)
-        return result

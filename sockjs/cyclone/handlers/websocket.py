@@ -52,7 +52,7 @@ from cyclone.httputil import HTTPHeaders
 from sockjs.cyclone import logevents
 from sockjs.cyclone._clock import DelayedCall
 from sockjs.cyclone._rawsession import RawSessionHandle
-from sockjs.cyclone._session import INTERRUPTED, CloseInfo, SessionHandle
+from sockjs.cyclone._session import INTERRUPTED, CloseInfo, SessionHandle, report_slow_consumer
 from sockjs.cyclone.conninfo import ConnectionInfo, from_request
 from sockjs.cyclone.handlers.base import SockJSHandler, cork, uncork
 from sockjs.cyclone.httpconn import abort_if_stuck, take_over_connection
@@ -727,7 +727,7 @@ class RawWebSocketHandler(_UpgradeHandler):
             self._queued += len(data)
             if self._queued > self.service.options.max_queued_bytes and self._handle is not None:
                 code = CloseCode.SLOW_CONSUMER
-                self._slow_consumer()
+                report_slow_consumer(self.service)
                 self._handle.close_by(code, CLOSE_REASONS[code], "server")
 
     def close_socket(self, code: int, reason: str) -> None:
@@ -757,14 +757,3 @@ class RawWebSocketHandler(_UpgradeHandler):
 
     def _on_resume(self) -> None:
         self._queued = 0
-
-    def _slow_consumer(self) -> None:
-        service = self.service
-        service.stats.error("slow_consumer")
-        logevents.limit_hit(
-            service.prefix,
-            "slow_consumer",
-            "max_queued_bytes",
-            f"over {service.options.max_queued_bytes} bytes queued for a client not reading",
-            code=CloseCode.SLOW_CONSUMER,
-        )
