@@ -22,7 +22,7 @@ from sockjs.protocol.limits import (
 )
 from sockjs.protocol.options import Options
 from sockjs.protocol.registry import SessionRegistry
-from sockjs.protocol.session import Receiver, SessionState
+from sockjs.protocol.session import Prepared, Receiver, SessionState
 from sockjs.protocol.stats import Stats
 from sockjs.protocol.transports import Wire
 
@@ -226,11 +226,12 @@ class Service:
         # One clock reading, one count and one timer check for the whole
         # broadcast instead of one per session.
         now = self.now()
+        prepared = Prepared(encoded)  # and each transport's frame bytes once
         sent = 0
         for client in list(clients):
             handle = getattr(client, "session", client)
             if type(handle) is SessionHandle:  # the usual case
-                sent += handle.send_at(encoded, now)
+                sent += handle.send_at(encoded, now, prepared)
                 continue
             send = getattr(handle, "send_prepared", None)
             if send is not None:

@@ -14,7 +14,7 @@ from twisted.python.failure import Failure
 from sockjs.cyclone import logevents
 from sockjs.cyclone.conninfo import ConnectionInfo
 from sockjs.protocol.frames import CLOSE_REASONS, CloseCode, encode_message
-from sockjs.protocol.session import Output, Session, SessionState
+from sockjs.protocol.session import Output, Prepared, Session, SessionState
 
 if TYPE_CHECKING:
     from sockjs.cyclone._service import Service
@@ -329,18 +329,19 @@ class SessionHandle(AppHooks):
             if self.core.state == _OPEN:
                 service.reschedule()  # all settle() does for an open session
 
-    def send_at(self, encoded: str, now: float) -> bool:
+    def send_at(self, encoded: str, now: float, prepared: Prepared | None = None) -> bool:
         """Queue an encoded message at ``now``; False if the session takes none.
 
         The broadcast path: the caller counts the messages and re-arms the
-        service's timer once for all the sessions it sent to. A session that
+        service's timer once for all the sessions it sent to, and passes the
+        same ``prepared`` to each (frame bytes made once). A session that
         this send closes (``max_queued_bytes``) is settled here.
         """
         core = self.core
         if core.state != _OPEN:  # not accepting messages
             return False
         receiver = core.receiver
-        output = core.send(encoded, now)
+        output = core.send(encoded, now, prepared)
         if output is not None and receiver is not None:
             receiver.token.write_output(output)
         if core.state >= _CLOSING:  # max_queued_bytes closed it

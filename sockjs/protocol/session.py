@@ -41,6 +41,36 @@ _CLOSING = SessionState.CLOSING
 _CLOSED = SessionState.CLOSED
 
 
+class Prepared:
+    """One message on its way to many sessions: its frame and wire bytes, made once.
+
+    A broadcast passes the same :class:`Prepared` to :meth:`Session.send` of
+    every recipient: the ``a[...]`` frame is built on first need and each
+    transport's bytes (:meth:`Wire.wrap`) once per distinct wire, instead of
+    once per session.  Meant to live for one broadcast.
+    """
+
+    __slots__ = ("_chunks", "_frame", "encoded")
+
+    def __init__(self, encoded: str) -> None:
+        #: The message, encoded with :func:`frames.encode_message`.
+        self.encoded = encoded
+        self._frame: str | None = None
+        # id(wire) -> (wire, bytes): the wire is kept so that its id cannot
+        # be reused by another wire while this object lives.
+        self._chunks: dict[int, tuple[Wire, bytes]] = {}
+
+    def chunk(self, wire: Wire) -> bytes:
+        """The message frame wrapped for ``wire``."""
+        entry = self._chunks.get(id(wire))
+        if entry is None:
+            frame = self._frame
+            if frame is None:
+                frame = self._frame = frames.message_frame(self.encoded)
+            entry = self._chunks[id(wire)] = (wire, wire.wrap(frame))
+        return entry[1]
+
+
 class Scheduler(Protocol):
     """Receives a session whenever its deadline changes."""
 
@@ -184,18 +214,21 @@ class Session:
         """Incoming messages reach the application only while OPEN (6.4)."""
         return self.state == _OPEN
 
-    def send(self, encoded: str, now: float) -> Output | None:
+    def send(self, encoded: str, now: float, prepared: Prepared | None = None) -> Output | None:
         """Queue one message already encoded with :func:`frames.encode_message`.
 
         Returns output for the attached receiver, if one can take it now.
         Past ``max_queued_bytes`` of queued messages the session is closed
-        with :attr:`CloseCode.SLOW_CONSUMER`.
+        with :attr:`CloseCode.SLOW_CONSUMER`. ``prepared`` (for ``encoded``)
+        lends its frame bytes when the message leaves at once.
         """
         if self.state != _OPEN:
             return None
         receiver = self.receiver
         if receiver is not None and not receiver.paused and not self._buffer:
             # The common case: nothing queued, the message leaves at once.
+            if prepared is not None:
+                return self._emit_chunk(receiver, prepared.chunk(receiver.wire), now)
             return self._emit(frames.message_frame(encoded), now)
         self._buffer.append(encoded)
         self._buffered_bytes += len(encoded)
@@ -289,7 +322,9 @@ class Session:
     def _emit(self, frame: str, now: float) -> Output:
         receiver = self.receiver
         assert receiver is not None
-        chunk = receiver.wire.wrap(frame)
+        return self._emit_chunk(receiver, receiver.wire.wrap(frame), now)
+
+    def _emit_chunk(self, receiver: Receiver, chunk: bytes, now: float) -> Output:
         if not receiver.wire.streaming:
             self.detach(now)
             return Output([chunk], end=True)

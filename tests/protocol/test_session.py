@@ -5,7 +5,7 @@ import pytest
 from sockjs.protocol import transports
 from sockjs.protocol.frames import CloseCode
 from sockjs.protocol.options import Options
-from sockjs.protocol.session import Output, Receiver, Session, SessionState
+from sockjs.protocol.session import Output, Prepared, Receiver, Session, SessionState
 
 OPTS = Options(heartbeat_delay=25, disconnect_delay=5, response_limit=4096, max_queued_bytes=100)
 
@@ -307,3 +307,43 @@ def test_jsonp_close_service() -> None:
         assert session.attach(Receiver(wire), now).output.chunks == [
             b'x("c[3000,\\"Go away!\\"]");\r\n'
         ]
+
+
+def test_prepared_message_gives_the_same_bytes_built_once() -> None:
+    """A broadcast's Prepared: same output as a plain send, one frame and wrap per wire."""
+    wraps: list[str] = []
+    counting = transports.Wire(
+        "counting", True, b"", lambda frame: wraps.append(frame) or frame.encode()
+    )
+    prepared = Prepared('"x"')
+    sessions = []
+    for sid, receiver in [
+        ("a", stream()),
+        ("b", stream()),
+        ("c", Receiver(transports.EVENTSOURCE)),
+        ("d", Receiver(counting)),
+        ("e", Receiver(counting)),
+    ]:
+        session = Session(sid, OPTS, 0)
+        session.attach(receiver, 0)
+        sessions.append(session)
+    plain = Session("p", OPTS, 0)
+    plain.attach(stream(), 0)
+    expected = plain.send('"x"', 1)
+    wraps.clear()  # the open frames
+    outputs = [session.send('"x"', 1, prepared) for session in sessions]
+    assert outputs[0] == outputs[1] == expected == Output([b'a["x"]\n'])
+    assert outputs[2] == Output([b'data: a["x"]\r\n\r\n'])
+    assert outputs[3] == outputs[4] == Output([b'a["x"]'])
+    assert wraps == ['a["x"]']  # one wrap for the two sessions on that wire
+    assert prepared.chunk(transports.XHR_STREAMING) is outputs[0].chunks[0]
+
+
+def test_prepared_message_is_queued_like_any_other() -> None:
+    """Without a receiver ready, a prepared message joins the queue as its encoded text."""
+    session = new()
+    session.attach(stream(), 0)
+    session.pause()
+    assert session.send('"x"', 1, Prepared('"x"')) is None
+    assert session.send('"y"', 1, Prepared('"y"')) is None
+    assert session.resume(2) == Output([b'a["x","y"]\n'])
