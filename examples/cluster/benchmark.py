@@ -2,11 +2,11 @@
 
     python examples/cluster/benchmark.py [--rounds 3] [--processes 1,2]
                                          [--scenarios broadcast,ws-echo]
-                                         [--bench-dir /path/to/bench]
+                                         [--bench-dir /path/to/harness]
 
 Each measurement starts a fresh cluster (``run.py``'s :class:`Cluster`:
 redis-server, ``examples/test_server.py --redis`` processes, HAProxy) and
-points the project's load generator (``bench/run.sh``, see its README) at
+points the shared load harness's generator (its ``run.sh``) at
 HAProxy. The configurations alternate within each round (1, 2, 1, 2, ...),
 so machine noise hits them alike; the summary gives the median of each
 metric and the median of the same-round ratios against the first
@@ -37,6 +37,10 @@ SCENARIOS: dict[str, list[str]] = {
     "broadcast": ["--conns", "1000", "--rounds", "300", "--warmup", "2", "--duration", "5"],
     "ws-echo": ["--conns", "100", "--warmup", "2", "--duration", "5"],
 }
+#: Where bench/run.sh and bench/compare.sh copy the shared load harness.
+_HARNESS_COPY = os.environ.get("SOCKJS_BENCH_DIR") or str(
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sockjs-cyclone-bench"
+)
 PROXY_PORT = 9350  # bench/ keeps to ports 9300-9399
 BASE_PORT = 9360
 
@@ -161,12 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bench-dir",
         type=Path,
-        default=Path(os.environ.get("BENCH_DIR", Path(__file__).resolve().parents[2] / "bench")),
-        help="the load generator's directory (with run.sh and loadgen.js)",
+        default=Path(os.environ.get("BENCH_DIR") or _HARNESS_COPY),
+        help="the shared load harness (with run.sh and loadgen.js); default: the copy "
+        "bench/run.sh sets up ($SOCKJS_BENCH_DIR or ~/.cache/sockjs-cyclone-bench)",
     )
     args = parser.parse_args(argv)
-    if not (args.bench_dir / "run.sh").is_file():
-        print(f"no run.sh in {args.bench_dir} (set --bench-dir or BENCH_DIR)", file=sys.stderr)
+    if not (args.bench_dir / "loadgen.js").is_file():
+        print(
+            f"no load harness in {args.bench_dir} (run bench/run.sh once, or set --bench-dir)",
+            file=sys.stderr,
+        )
         return 2
     configs = [int(n) for n in args.processes.split(",")]
     scenarios = args.scenarios.split(",")
