@@ -428,11 +428,17 @@ class DrainWatchdog:
         self._clock = clock
         self._timeout = timeout
         self._last = _queued_bytes(transport)
+        self._producer = getattr(transport, "producer", None)
         self._timer: Any = clock.callLater(timeout, self._check)
 
     def _check(self) -> None:
-        queued = _queued_bytes(self._transport)
-        if queued == 0:
+        transport = self._transport
+        queued = _queued_bytes(transport)
+        if queued == 0 or getattr(transport, "producer", None) is not self._producer:
+            # Drained, or a new streaming response holds the connection: the
+            # client asked for more, so it read what was queued (HTTP/1.1
+            # clients wait for a response before the next request). What is
+            # queued now is that response's, under its own back-pressure.
             self._timer = None
         elif queued >= self._last:  # nothing read for a whole period
             self._timer = None

@@ -493,8 +493,8 @@ def test_stream_ending_normally_keeps_its_connection() -> None:
     stream.abort()
 
 
-def _stalled_stream_ended_by_response_limit(server: Server) -> Any:
-    sid = new_sid()
+def _stalled_stream_ended_by_response_limit(server: Server, sid: str | None = None) -> Any:
+    sid = sid or new_sid()
     stream = server.poll(sid, "xhr_streaming")
     transport: Any = stream.transport
     producer = stream.producer
@@ -548,4 +548,18 @@ def test_stalled_stream_watchdog_ends_with_the_connection() -> None:
     stream = _stalled_stream_ended_by_response_limit(server)
     stream.abort()
     assert server.delayed_calls == [server.router._service._timer]  # the session's expiry
+    assert_clean(server)
+
+
+def test_stalled_stream_watchdog_stops_when_the_connection_streams_again() -> None:
+    """A new streaming request on the connection: the client read the old response."""
+    server = Server(settings={"response_limit": 10}, hardened=True)
+    sid = new_sid()
+    stream = _stalled_stream_ended_by_response_limit(server, sid)
+    transport: Any = stream.transport
+    stream.post(f"{server.prefix}/000/{sid}/xhr_streaming")  # keep-alive: same connection
+    assert transport.producer is not None
+    server.advance(CLOSE_TIMEOUT)  # the queued bytes (our test's) never drain
+    assert not transport.disconnecting and not transport.disconnected
+    stream.abort()
     assert_clean(server)
