@@ -18,6 +18,7 @@ from typing import Any
 
 import helpers
 import pytest
+from integration.slowclients import client_frame
 from twisted.internet.defer import Deferred
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import Close, Frame, Opcode
@@ -102,18 +103,7 @@ def masked(
     opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, mask: bool = True
 ) -> bytes:
     """One client frame built by hand (for the malformed cases)."""
-    first = (0x80 if fin else 0) | (rsv << 4) | opcode
-    size = len(payload)
-    bit = 0x80 if mask else 0
-    if size < 126:
-        head = struct.pack("!BB", first, bit | size)
-    elif size < 65536:
-        head = struct.pack("!BBH", first, bit | 126, size)
-    else:
-        head = struct.pack("!BBQ", first, bit | 127, size)
-    if not mask:
-        return head + payload
-    return head + MASK + bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+    return client_frame(opcode, payload, fin=fin, rsv=rsv, mask=mask, mask_key=MASK)
 
 
 class WS:

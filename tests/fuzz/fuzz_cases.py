@@ -23,6 +23,8 @@ import re
 import struct
 from dataclasses import dataclass, field
 
+from integration.slowclients import client_frame
+
 KEY = base64.b64encode(b"fuzz-fuzz-fuzz!!").decode()
 HIXIE_KEY1 = "4 @1  46546xW%0l 1 5"
 HIXIE_KEY2 = "12998 5 Y3 1  .P00"
@@ -444,18 +446,8 @@ def acceptable_upgrade(data: bytes) -> bool:
 def frame(
     opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0, mask: bool = True
 ) -> bytes:
-    first = (0x80 if fin else 0) | (rsv << 4) | opcode
-    size = len(payload)
-    bit = 0x80 if mask else 0
-    if size < 126:
-        head = struct.pack("!BB", first, bit | size)
-    elif size < 65536:
-        head = struct.pack("!BBH", first, bit | 126, size)
-    else:
-        head = struct.pack("!BBQ", first, bit | 127, size)
-    if not mask:
-        return head + payload
-    return head + MASK + bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+    """One client frame with this module's fixed mask (cases stay reproducible)."""
+    return client_frame(opcode, payload, fin=fin, rsv=rsv, mask=mask, mask_key=MASK)
 
 
 def ws_cases(
