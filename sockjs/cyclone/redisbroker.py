@@ -535,40 +535,34 @@ class _Link:
             self._failed(reason, protocol)
 
 
-class _Publisher(txredisapi.RedisProtocol):  # type: ignore[misc]
-    """The connection that PUBLISHes."""
+class _Linked:
+    """What both Redis connections add to txredisapi's protocol: their link."""
 
-    def __init__(self, link: _Link) -> None:
-        super().__init__(charset="utf-8", convertNumbers=False)
-        self.link = link
-
-    def connectionMade(self) -> Any:
-        _keep_alive(self.transport)
-        return super().connectionMade()
-
-    def connectionLost(self, reason: Failure) -> None:
-        super().connectionLost(reason)
-        self.link._lost(self, reason)
-
-
-class _Subscriber(txredisapi.SubscriberProtocol):  # type: ignore[misc]
-    """The connection that SUBSCRIBEs and receives the messages."""
+    transport: Any
 
     def __init__(self, link: _Link) -> None:
         # convertNumbers=False: a payload like "12" must stay a string.
-        super().__init__(charset="utf-8", convertNumbers=False)
+        super().__init__(charset="utf-8", convertNumbers=False)  # type: ignore[call-arg]
         self.link = link
 
     def connectionMade(self) -> Any:
         _keep_alive(self.transport)
-        return super().connectionMade()
+        return super().connectionMade()  # type: ignore[misc]
+
+    def connectionLost(self, reason: Failure) -> None:
+        super().connectionLost(reason)  # type: ignore[misc]
+        self.link._lost(self, reason)
+
+
+class _Publisher(_Linked, txredisapi.RedisProtocol):  # type: ignore[misc]
+    """The connection that PUBLISHes."""
+
+
+class _Subscriber(_Linked, txredisapi.SubscriberProtocol):  # type: ignore[misc]
+    """The connection that SUBSCRIBEs and receives the messages."""
 
     def messageReceived(self, pattern: Any, channel: Any, message: Any) -> None:
         self.link.broker._message_received(channel, message)
-
-    def connectionLost(self, reason: Failure) -> None:
-        super().connectionLost(reason)
-        self.link._lost(self, reason)
 
 
 def _keep_alive(transport: Any) -> None:
