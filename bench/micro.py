@@ -37,7 +37,7 @@ def cases(size: int) -> list[tuple[str, Callable[[], object]]]:
 
     options = Options(heartbeat_delay=25, disconnect_delay=5)
     ws_session = Session(None, options, 0.0)
-    ws_session.attach(Receiver(transports.WEBSOCKET, limited=False), 0.0)
+    ws_session.attach(Receiver(transports.WEBSOCKET), 0.0)
     stream_session = Session("s", Options(response_limit=1 << 60), 0.0)
     stream_session.attach(Receiver(transports.XHR_STREAMING), 0.0)
     jsonp = transports.jsonp("callback")

@@ -23,6 +23,7 @@ import sockjs.cyclone
 from sockjs.cyclone import (
     CloseInfo,
     ConnectionInfo,
+    Initiator,
     MultiplexConnection,
     SettingsError,
     SockJSConnection,
@@ -66,7 +67,8 @@ class Chat(SockJSConnection):
         if info is not None:
             assert_type(info, CloseInfo)
             assert_type(info.code, int)
-            assert_type(info.initiator, str)
+            assert_type(info.initiator, Initiator)
+            assert info.initiator == "application" or info.initiator in Initiator
 
 
 class Echo(SockJSConnection):
@@ -153,7 +155,7 @@ def run() -> None:
         done: Deferred[None] = server.router.publish("room", "news")
         assert done.called
         ann.send("/quit")
-        assert ann.close_info == CloseInfo(3001, "bye", "application")
+        assert ann.close_info == CloseInfo(3001, "bye", Initiator.APPLICATION)
         bob.disconnect()
         assert bob.close_info is not None and bob.close_info.initiator == "client"
     server.assert_no_timers()

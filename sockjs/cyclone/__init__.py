@@ -20,17 +20,17 @@ except ImportError as error:  # pragma: no cover - depends on the environment
         "outdated pins: pip install --no-deps cyclone==1.3"
     ) from error
 
-from sockjs.cyclone._session import CloseInfo
-from sockjs.cyclone._shutdown import shutdown
 from sockjs.cyclone.conn import MultiplexConnection, SockJSConnection
 from sockjs.cyclone.conninfo import ConnectionInfo
 from sockjs.cyclone.httpconn import SockJSHTTPConnection
-from sockjs.cyclone.router import SockJSRouter
+from sockjs.cyclone.router import SockJSRouter, shutdown
+from sockjs.protocol.closing import CloseInfo, Initiator
 from sockjs.protocol.options import SettingsError
 
 __all__ = [
     "CloseInfo",
     "ConnectionInfo",
+    "Initiator",
     "MultiplexConnection",
     "SettingsError",
     "SockJSConnection",

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sockjs.cyclone.pubsub import hub_for
+from sockjs.cyclone.multiplex import ChannelSet
+from sockjs.protocol.multiplex import escape_topic
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
-    from sockjs.cyclone._session import CloseInfo, ConnectionSession
+    from sockjs.cyclone._types import RouterLike, SessionLike
     from sockjs.cyclone.conninfo import ConnectionInfo
-    from sockjs.cyclone.router import SockJSRouter
+    from sockjs.protocol.closing import CloseInfo
 
 
 class SockJSConnection:
@@ -21,7 +22,7 @@ class SockJSConnection:
     Subclasses that define ``__init__`` must call ``super().__init__(session)``.
     """
 
-    def __init__(self, session: ConnectionSession) -> None:
+    def __init__(self, session: SessionLike) -> None:
         self.session = session
 
     # -- hooks ------------------------------------------------------------------
@@ -73,11 +74,11 @@ class SockJSConnection:
         session cannot subscribe. Each message is encoded once per router
         for all its subscribers.
         """
-        hub_for(self.session).subscribe(self.session, channel)
+        self.session.pubsub.subscribe(self.session, channel)
 
     def unsubscribe(self, channel: str) -> None:
         """Stop receiving ``channel`` (no effect if not subscribed)."""
-        hub_for(self.session).unsubscribe(self.session, channel)
+        self.session.pubsub.unsubscribe(self.session, channel)
 
     def publish(self, channel: str, message: Any) -> Deferred[None]:
         """Send ``message`` (a JSON value) to every session subscribed to ``channel``.
@@ -86,7 +87,7 @@ class SockJSConnection:
         broker, subscribers on other routers or processes receive it as well.
         The Deferred fires once the broker has accepted the message.
         """
-        return hub_for(self.session).publish(channel, message)
+        return self.session.pubsub.publish(channel, message)
 
     @property
     def is_closed(self) -> bool:
@@ -94,14 +95,9 @@ class SockJSConnection:
         return self.session.is_closed
 
     @property
-    def router(self) -> SockJSRouter | None:
+    def router(self) -> RouterLike | None:
         """The router serving this connection (channels: their parent's router)."""
-        session: Any = self.session
-        parent = getattr(session, "parent", None)
-        if parent is not None:  # a multiplex channel
-            return parent.router  # type: ignore[no-any-return]
-        service = getattr(session, "service", None)
-        return getattr(service, "router", None)
+        return self.session.router
 
     @property
     def close_info(self) -> CloseInfo | None:
@@ -109,7 +105,7 @@ class SockJSConnection:
 
         Read it from ``connectionLost()`` (which keeps its no-argument signature).
         """
-        return getattr(self.session, "close_info", None)
+        return self.session.close_info
 
 
 class MultiplexConnection(SockJSConnection):
@@ -126,19 +122,15 @@ class MultiplexConnection(SockJSConnection):
     @classmethod
     def create(cls, **channels: type[SockJSConnection]) -> type[MultiplexConnection]:
         """A :class:`MultiplexConnection` subclass serving ``channels`` by name."""
-        from sockjs.cyclone.multiplex import escape_topic
-
         return type(
             "MultiplexConnection",
             (cls,),
             {"channels": {escape_topic(name): conn for name, conn in channels.items()}},
         )
 
-    def __init__(self, session: ConnectionSession) -> None:
+    def __init__(self, session: SessionLike) -> None:
         super().__init__(session)
-        from sockjs.cyclone.multiplex import ChannelSet
-
-        self._channels = ChannelSet(self, self.channels)
+        self._channels = ChannelSet(session, dict(self.channels))
 
     def connectionMade(self, info: ConnectionInfo) -> bool | None:
         """Remember the client details for the channels."""

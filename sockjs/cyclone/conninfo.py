@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http.cookies import Morsel, SimpleCookie
-from typing import TYPE_CHECKING, Any
+from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
 from sockjs.protocol.clientip import client_ip, normalize_ip
-
-if TYPE_CHECKING:
-    from sockjs.cyclone._service import Service
-
 
 __all__ = ["ConnectionInfo", "from_request", "normalize_ip"]
 
@@ -68,19 +65,24 @@ class ConnectionInfo:
         return f"ConnectionInfo(ip={self.ip!r}, path={self.path!r}, transport={self.transport!r})"
 
 
-def from_request(request: Any, service: Service, transport: str = "") -> ConnectionInfo:
+def from_request(
+    request: Any,
+    prefix: str,
+    trusted_proxies: Sequence[IPv4Network | IPv6Network],
+    transport: str = "",
+) -> ConnectionInfo:
     """Capture a Cyclone request for the application (no ids, see ConnectionInfo).
 
     The address honours ``X-Forwarded-For``/``X-Real-IP`` only when the peer is
-    one of the service's ``trusted_proxies``.
+    one of ``trusted_proxies``.
     """
     headers = dict(request.headers.items())
-    ip = client_ip(request.remote_ip or "", request.headers, service.trusted_proxies)
+    ip = client_ip(request.remote_ip or "", request.headers, trusted_proxies)
     return ConnectionInfo(
         ip=ip,
         cookies=request.cookies,
         arguments=request.arguments,
         headers=headers,
-        path=service.prefix,
+        path=prefix,
         transport=transport,
     )

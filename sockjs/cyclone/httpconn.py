@@ -28,20 +28,20 @@ buffered them, and chunked bodies are rejected by the handlers as empty.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from io import BytesIO
 from tempfile import TemporaryFile
 from typing import Any
 
-from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from cyclone.escape import parse_qs_bytes
 from cyclone.httpserver import HTTPConnection, HTTPRequest
 from cyclone.httputil import HTTPHeaders, parse_multipart_form_data
-from sockjs.cyclone import logevents
+from sockjs.cyclone import _twisted, logevents
 from sockjs.cyclone._clock import DelayedCall
+from sockjs.cyclone._service import Service
+from sockjs.protocol.httpparse import BodyError, ChunkedBody, content_length, parse_request_line
 
 _REASONS = {
     400: "Bad Request",
@@ -63,10 +63,8 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
     #: Bytes a client may pipeline while a response is still pending.
     max_pipelined_bytes = 65536
 
-    # Set by Cyclone's HTTPConnection / Twisted's LineReceiver (untyped).
+    # Set by Cyclone's HTTPConnection (untyped).
     content_length: int | None
-    _buffer: bytes
-    _busyReceiving: bool  # noqa: N815 - LineReceiver's name
     _contentbuffer: Any
 
     def connectionMade(self) -> None:
@@ -76,7 +74,7 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         self._head_bytes = 0
         self._head_lines = 0
         self._timeout: DelayedCall | None = None
-        self._chunked: _ChunkedBody | None = None
+        self._chunked: ChunkedBody | None = None
         self._taken_over = False
         self._refused = False
 
@@ -118,9 +116,8 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         method, uri, version, headers = head
         path = uri.split("?", 1)[0]
         chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
-        declared = headers.get("Content-Length", "0").strip()
-        # RFC 9110 8.6: digits only (int() would also take "+10" or "1_0").
-        length = int(declared) if _DIGITS.fullmatch(declared) else -1
+        declared = content_length(headers.get("Content-Length", "0"))
+        length = -1 if declared is None else declared
         # No body: no limit can refuse it (SockJS limits are >= 1), so the
         # scan of the routes in _body_limit is skipped.
         needs_limit = length or chunked or self._negative_app_limit()
@@ -141,7 +138,7 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             remote_ip=self._remote_ip,
         )
         if chunked:
-            self._chunked = _ChunkedBody(limit)
+            self._chunked = ChunkedBody(limit)
             self.setRawMode()
             return
         if length:
@@ -182,15 +179,13 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         limit = self.factory.settings.get("max_body_size")
         return limit is not None and int(limit) < 0
 
-    def _service_for(self, path: str) -> Any:
+    def _service_for(self, path: str) -> Service | None:
         """The SockJS service (router state) serving ``path``, if any."""
         for _host, specs in getattr(self.factory, "handlers", []):
             for spec in specs:
                 if spec.regex.match(path):
                     service = spec.kwargs.get("service")
-                    if service is not None:
-                        return service
-                    break
+                    return service if isinstance(service, Service) else None
         return None
 
     def _router_of(self, path: str) -> str | None:
@@ -219,7 +214,7 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             return
         try:
             rest = chunked.feed(data)
-        except _BodyError as error:
+        except BodyError as error:
             self._chunked = None
             if error.status == 413:
                 self._refuse(413, error.reason, "body_too_large", "max_request_body")
@@ -249,7 +244,7 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         if self._refused:
             return
         holding = self.paused and not self._taken_over
-        if holding and len(self._buffer) + len(data) > self.max_pipelined_bytes:
+        if holding and _twisted.line_buffer_size(self) + len(data) > self.max_pipelined_bytes:
             # A parked poll has written nothing yet: the 413 is its answer. A
             # started stream cannot be interrupted by another response: just close.
             started = getattr(self._request, "sockjs_answering", False)
@@ -263,11 +258,11 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             return
         if (
             self.line_mode
-            and not self._buffer
             and not self._headersbuffer
             and not self.paused
-            and not self._busyReceiving
             and not data.startswith(b"\r\n")
+            and not _twisted.is_receiving(self)
+            and not _twisted.line_buffer_size(self)
         ):
             end = data.find(b"\r\n\r\n")
             if (
@@ -285,16 +280,12 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         # usual case): what LineReceiver and lineReceived() would do line by
         # line, at once. The request timer is only armed if a body is still
         # expected afterwards: a request answered at once never needs it.
-        self._buffer = data[end + 4 :]  # the body or the next request
-        self._busyReceiving = True
-        try:
-            self._on_headers(data[: end + 2])
-        finally:
-            self._busyReceiving = False
+        _twisted.set_line_buffer(self, data[end + 4 :])  # the body or the next request
+        _twisted.as_parser_step(self, lambda: self._on_headers(data[: end + 2]))
         transport = self.transport
         if transport is not None and transport.disconnecting:
             return
-        LineReceiver.dataReceived(self, b"")  # type: ignore[no-untyped-call]  # the rest
+        _twisted.resume_parsing(self)  # the rest
         if (
             (self._chunked is not None or self.content_length is not None)
             and not self._refused
@@ -316,14 +307,12 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         self._taken_over = True
         self._cancel_timeout()
         self._on_raw = on_raw
-        # Straight from the transport to on_raw: no HTTP parsing is left to do
-        # (and it is the hot path of every WebSocket message).
-        self.dataReceived = on_raw  # type: ignore[method-assign,assignment]
         self.paused = False
-        buffered = self._buffer
-        self._buffer = b""
-        self.setRawMode()
-        return bytes(buffered)
+        buffered = _twisted.take_raw(self, on_raw)
+        # Straight from the transport to on_raw from now on: no HTTP parsing
+        # is left to do (and it is the hot path of every WebSocket message).
+        _twisted.route_bytes(self, on_raw)
+        return buffered
 
     # -- failures ------------------------------------------------------------------------
 
@@ -373,15 +362,13 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         if path is None and request is not None:
             path = request.path
         service = self._service_for(path) if path is not None else None
-        prefix = None
-        if service is not None:
-            service.stats.error(kind)
-            prefix = service.prefix
         ip = self._remote_ip
-        if limit is None:
-            logevents.transport_error(prefix, kind, reason, status=status, ip=ip)
+        if service is not None:
+            service.telemetry.fault(kind, reason, limit=limit, status=status, ip=ip)
+        elif limit is None:
+            logevents.transport_error(None, kind, reason, status=status, ip=ip)
         else:
-            logevents.limit_hit(prefix, kind, limit, reason, status=status, ip=ip)
+            logevents.limit_hit(None, kind, limit, reason, status=status, ip=ip)
         self._cancel_timeout()
         body = reason.encode() + b"\n"
         if self.transport is not None and not self.transport.disconnecting:
@@ -395,115 +382,7 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         self._refused = True  # ignore whatever else arrives
 
 
-#: Seconds a client gets to read what is still queued for it once the server
-#: closed its connection, before the connection is aborted.
-CLOSE_TIMEOUT = 10.0
-
-
-def abort_if_stuck(transport: Any, clock: Any, timeout: float = CLOSE_TIMEOUT) -> Any:
-    """Call right after ``loseConnection``: abort in ``timeout`` s if bytes are still queued.
-
-    Twisted closes a connection only once its write buffer is flushed, so a
-    client that stopped reading (a slow consumer that was just closed) would
-    keep the socket and the buffer forever. Returns the timer (``None`` when
-    nothing is queued); the caller cancels it when the connection is lost.
-    """
-    if getattr(transport, "dataBuffer", b"") or getattr(transport, "_tempDataLen", 0):
-        return clock.callLater(timeout, transport.abortConnection)
-    return None
-
-
-def _queued_bytes(transport: Any) -> int:
-    # Twisted's FileDescriptor keeps unsent bytes in dataBuffer (from
-    # offset on) and in _tempDataBuffer (_tempDataLen bytes).
-    buffered = getattr(transport, "dataBuffer", b"")
-    return len(buffered) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
-
-
-class DrainWatchdog:
-    """Aborts a connection whose queued bytes stop draining; see :func:`abort_if_not_draining`."""
-
-    def __init__(self, transport: Any, clock: Any, timeout: float) -> None:
-        self._transport = transport
-        self._clock = clock
-        self._timeout = timeout
-        self._last = _queued_bytes(transport)
-        self._producer = getattr(transport, "producer", None)
-        self._timer: Any = clock.callLater(timeout, self._check)
-
-    def _check(self) -> None:
-        transport = self._transport
-        queued = _queued_bytes(transport)
-        if queued == 0 or getattr(transport, "producer", None) is not self._producer:
-            # Drained, or a new streaming response holds the connection: the
-            # client asked for more, so it read what was queued (HTTP/1.1
-            # clients wait for a response before the next request). What is
-            # queued now is that response's, under its own back-pressure.
-            self._timer = None
-        elif queued >= self._last:  # nothing read for a whole period
-            self._timer = None
-            self._transport.abortConnection()
-        else:
-            self._last = queued
-            self._timer = self._clock.callLater(self._timeout, self._check)
-
-    def cancel(self) -> None:
-        """Stop watching (the connection is gone)."""
-        timer, self._timer = self._timer, None
-        if timer is not None and timer.active():
-            timer.cancel()
-
-
-def abort_if_not_draining(
-    transport: Any, clock: Any, timeout: float = CLOSE_TIMEOUT
-) -> DrainWatchdog | None:
-    """Abort ``transport`` if its queued bytes do not shrink for ``timeout`` s.
-
-    For a connection kept open (keep-alive) after a response whose last bytes
-    are still queued: a client still reading is left alone however slow, one
-    that stopped reading altogether does not keep the socket and the buffer
-    forever. ``None`` when nothing is queued; the caller cancels the watchdog
-    when the connection is lost.
-    """
-    if transport is None or _queued_bytes(transport) == 0:
-        return None
-    return DrainWatchdog(transport, clock, timeout)
-
-
-def watch_loss(connection: Any, callback: Callable[[], None]) -> Callable[[], None]:
-    """Call ``callback`` when the TCP connection is lost; returns an unwatch function.
-
-    Cyclone's ``notifyFinish`` also fires when *another* request on the same
-    connection finishes (plain Cyclone answers pipelined requests at once),
-    which a parked long-poll must not take for the client going away.
-    """
-    watchers: list[Callable[[], None]] | None = getattr(connection, "_sockjs_loss_watchers", None)
-    if watchers is None:
-        watchers = []
-        original = connection.connectionLost
-        registered = watchers
-
-        def connection_lost(reason: Failure) -> None:
-            try:
-                original(reason)
-            finally:
-                for watcher in list(registered):
-                    watcher()
-
-        # Instance attribute: Twisted looks connectionLost up on the protocol.
-        connection.connectionLost = connection_lost
-        connection._sockjs_loss_watchers = watchers
-    watchers.append(callback)
-    active = watchers
-
-    def unwatch() -> None:
-        if callback in active:
-            active.remove(callback)
-
-    return unwatch
-
-
-def take_over_connection(connection: Any, on_raw: Callable[[bytes], None]) -> bytes:
+def take_over(connection: Any, on_raw: Callable[[bytes], None]) -> bytes:
     """Route a connection's further bytes to ``on_raw`` (after a 101 answer).
 
     Works with :class:`SockJSHTTPConnection` and with Cyclone's plain
@@ -511,84 +390,8 @@ def take_over_connection(connection: Any, on_raw: Callable[[bytes], None]) -> by
     """
     if isinstance(connection, SockJSHTTPConnection):
         return connection.take_over(on_raw)
-    connection.rawDataReceived = on_raw
     connection.content_length = None
-    buffered = bytes(connection._buffer)
-    connection._buffer = b""
-    connection.setRawMode()
-    return buffered
-
-
-class _BodyError(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-class _ChunkedBody:
-    """Incremental decoder of a chunked request body (RFC 9112 7.1)."""
-
-    def __init__(self, limit: int | None) -> None:
-        self.limit = limit
-        self._pending = b""
-        self._parts: list[bytes] = []
-        self._size = 0
-        self._remaining: int | None = None  # bytes left in the current chunk
-        self._trailers = False
-
-    def body(self) -> bytes:
-        return b"".join(self._parts)
-
-    def feed(self, data: bytes) -> bytes | None:
-        """Consume ``data``; return leftover bytes once the body is complete."""
-        buffer = self._pending + data
-        while True:
-            if self._trailers:
-                end = buffer.find(b"\r\n")
-                if end < 0:
-                    break
-                line, buffer = buffer[:end], buffer[end + 2 :]
-                if not line:
-                    return buffer
-                continue
-            if self._remaining is None:
-                end = buffer.find(b"\r\n")
-                if end < 0:
-                    if len(buffer) > 1024:
-                        raise _BodyError(400, "chunk size line too long")
-                    break
-                line, buffer = buffer[:end], buffer[end + 2 :]
-                try:
-                    size = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise _BodyError(400, "invalid chunk size") from None
-                if size < 0:
-                    raise _BodyError(400, "invalid chunk size")
-                if size == 0:
-                    self._trailers = True
-                    continue
-                self._size += size
-                if self.limit is not None and self._size > self.limit:
-                    raise _BodyError(413, f"chunked body over the {self.limit} limit")
-                self._remaining = size
-                continue
-            if len(buffer) < self._remaining + 2:
-                break
-            self._parts.append(buffer[: self._remaining])
-            if buffer[self._remaining : self._remaining + 2] != b"\r\n":
-                raise _BodyError(400, "chunk not followed by CRLF")
-            buffer = buffer[self._remaining + 2 :]
-            self._remaining = None
-        self._pending = buffer
-        return None
-
-
-_METHOD = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_TARGET = re.compile(rb"/[\x21-\x7e]*")
-_ABSOLUTE = re.compile(rb"https?://[^/?#\s]+(/[\x21-\x7e]*)?", re.IGNORECASE)
-_DIGITS = re.compile(r"[0-9]+")
-_VERSION = re.compile(rb"HTTP/1\.[01]")
+    return _twisted.take_raw(connection, on_raw)
 
 
 def _parse_form(request: HTTPRequest, data: bytes) -> None:
@@ -612,18 +415,8 @@ def _parse_head(data: bytes) -> tuple[str, str, str, HTTPHeaders] | None:
     eol = data.find(b"\r\n")
     if eol < 0:
         eol = len(data)
-    parts = data[:eol].split(b" ")
-    if len(parts) == 3:
-        # Absolute-form targets (RFC 9112 3.2.2) are routed on their path.
-        absolute = _ABSOLUTE.fullmatch(parts[1])
-        if absolute is not None:
-            parts[1] = absolute.group(1) or b"/"
-    if (
-        len(parts) != 3
-        or not _METHOD.fullmatch(parts[0])
-        or not _TARGET.fullmatch(parts[1])
-        or not _VERSION.fullmatch(parts[2])
-    ):
+    request_line = parse_request_line(data[:eol])
+    if request_line is None:
         return None
     try:
         headers = HTTPHeaders.parse(data[eol:].decode("utf-8"))
@@ -631,5 +424,4 @@ def _parse_head(data: bytes) -> tuple[str, str, str, HTTPHeaders] | None:
     # continuation line (obs-fold) before any header (found by tests/fuzz).
     except (ValueError, KeyError):
         return None
-    method, uri, version = (part.decode("ascii") for part in parts)
-    return method, uri, version, headers
+    return (*request_line, headers)

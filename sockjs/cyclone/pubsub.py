@@ -46,18 +46,14 @@ mutate a message after publishing it.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
 
 from sockjs.cyclone import logevents
-from sockjs.cyclone.multiplex import ChannelSession
-from sockjs.protocol.encoding import json_encode
-
-if TYPE_CHECKING:
-    from sockjs.cyclone._service import Service
-    from sockjs.cyclone._session import ConnectionSession
+from sockjs.cyclone._types import SessionLike
+from sockjs.protocol import multiplex
 
 __all__ = ["Broker", "Hub", "InProcessBroker", "Subscription", "hub_for"]
 
@@ -185,9 +181,9 @@ class _Topic:
     def __init__(self) -> None:
         self.subscription: Subscription | None = None
         #: Sessions subscribed themselves (an ordered set: delivery follows subscription order).
-        self.plain: dict[ConnectionSession, None] = {}
+        self.plain: dict[SessionLike, None] = {}
         #: Multiplex channels: topic -> {parent session: the channel's session}.
-        self.by_prefix: dict[str, dict[ConnectionSession, ChannelSession]] = {}
+        self.by_prefix: dict[str, dict[SessionLike, SessionLike]] = {}
 
     def empty(self) -> bool:
         return not self.plain and not self.by_prefix
@@ -203,14 +199,17 @@ class Hub:
     local subscriber and unsubscribes when the last one leaves. A message is
     encoded once per channel for the plain subscribers and once per
     multiplex topic for channel subscribers. A session's subscriptions end
-    when it closes (the service calls :meth:`session_closed`).
+    when it closes (the service calls :meth:`drop`). ``broadcast`` sends one
+    message to many sessions, encoded once (the service's).
     """
 
-    def __init__(self, service: Service, broker: Broker) -> None:
-        self.service = service
+    def __init__(
+        self, broadcast: Callable[[Iterable[SessionLike], Any], None], broker: Broker
+    ) -> None:
+        self._broadcast = broadcast
         self.broker = broker
         self._topics: dict[str, _Topic] = {}
-        self._by_root: dict[ConnectionSession, set[_Key]] = {}
+        self._by_root: dict[SessionLike, set[_Key]] = {}
 
     # -- application side ---------------------------------------------------------
 
@@ -218,16 +217,14 @@ class Hub:
         """Publish through the broker (every subscribed session, on every process)."""
         return self.broker.publish(_channel_name(channel), message)
 
-    def subscribe(self, session: ConnectionSession, channel: str) -> None:
+    def subscribe(self, session: SessionLike, channel: str) -> None:
         """Subscribe ``session`` (a session or a multiplex channel) to ``channel``.
 
         Subscribing twice is the same as once; a closed session is ignored.
         """
         channel = _channel_name(channel)
         root, channel_session = _resolve(session)
-        if root not in self.service.live or (
-            channel_session is not None and channel_session.is_closed
-        ):
+        if root.is_closed or (channel_session is not None and channel_session.is_closed):
             return
         topic = self._topics.get(channel)
         if topic is None:
@@ -245,17 +242,18 @@ class Hub:
             key: _Key = (channel, None)
         else:
             # A reopened channel replaces the closed one it has the topic of.
-            topic.by_prefix.setdefault(channel_session.topic, {})[root] = channel_session
-            key = (channel, channel_session.topic)
+            prefix = channel_session.topic or ""
+            topic.by_prefix.setdefault(prefix, {})[root] = channel_session
+            key = (channel, prefix)
         self._by_root.setdefault(root, set()).add(key)
 
-    def unsubscribe(self, session: ConnectionSession, channel: str) -> None:
+    def unsubscribe(self, session: SessionLike, channel: str) -> None:
         """End ``session``'s subscription to ``channel`` (no effect if none)."""
         root, channel_session = _resolve(session)
         prefix = channel_session.topic if channel_session is not None else None
         self._remove(root, _channel_name(channel), prefix, channel_session)
 
-    def channels_of(self, session: ConnectionSession) -> set[str]:
+    def channels_of(self, session: SessionLike) -> set[str]:
         """The channels ``session`` (a session or a multiplex channel) is subscribed to."""
         root, channel_session = _resolve(session)
         prefix = channel_session.topic if channel_session is not None else None
@@ -279,8 +277,8 @@ class Hub:
 
     # -- service side -------------------------------------------------------------
 
-    def session_closed(self, session: ConnectionSession) -> None:
-        """A session (or a multiplex channel) closed: drop its subscriptions."""
+    def drop(self, session: SessionLike) -> None:
+        """A session (or a multiplex channel) ended: end all its subscriptions."""
         root, channel_session = _resolve(session)
         if channel_session is not None:
             for channel in self.channels_of(session):
@@ -294,10 +292,10 @@ class Hub:
         if topic is None:
             return
         if topic.plain:
-            self.service.broadcast(list(topic.plain), message)
+            self._broadcast(list(topic.plain), message)
         if not topic.by_prefix:
             return
-        payload = message if isinstance(message, str) else json_encode(message)
+        payload = multiplex.payload_text(message)
         for prefix, members in list(topic.by_prefix.items()):
             parents = []
             for root, channel_session in list(members.items()):
@@ -307,14 +305,14 @@ class Hub:
                 else:
                     parents.append(root)
             if parents:
-                self.service.broadcast(parents, f"msg,{prefix},{payload}")
+                self._broadcast(parents, multiplex.message(prefix, payload))
 
     def _remove(
         self,
-        root: ConnectionSession,
+        root: SessionLike,
         channel: str,
         prefix: str | None,
-        channel_session: ChannelSession | None,
+        channel_session: SessionLike | None,
     ) -> None:
         topic = self._topics.get(channel)
         if topic is None:
@@ -351,20 +349,16 @@ def _channel_name(channel: str) -> str:
     return channel
 
 
-def _resolve(session: ConnectionSession) -> tuple[ConnectionSession, ChannelSession | None]:
-    """The SockJS (or raw WebSocket) session that carries ``session``, and its channel."""
-    if isinstance(session, ChannelSession):
-        # The multiplexed connection that owns the channel holds the session.
-        parent: ConnectionSession = session.parent.session
-        return parent, session
-    return session, None
+def _resolve(session: SessionLike) -> tuple[SessionLike, SessionLike | None]:
+    """The session that carries ``session`` on the wire, and the channel if it is one."""
+    if session.topic is None:
+        return session, None
+    return session.carrier, session
 
 
-def hub_for(session: ConnectionSession) -> Hub:
+def hub_for(session: SessionLike) -> Hub:
     """The :class:`Hub` of the router that serves ``session``."""
-    root, _ = _resolve(session)
-    service = getattr(root, "service", None)
-    hub = getattr(service, "pubsub", None)
+    hub = getattr(session, "pubsub", None)  # anything may be passed in: check it
     if not isinstance(hub, Hub):
         raise TypeError(f"{type(session).__name__} does not support publish/subscribe")
     return hub

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.internet.defer import Deferred
 
 from cyclone.web import URLSpec
 from sockjs.cyclone._clock import Clock
 from sockjs.cyclone._service import Service
-from sockjs.cyclone._shutdown import DEFAULT_GRACE, shutdown
+from sockjs.cyclone._shutdown import DEFAULT_GRACE, GracefulShutdown
+from sockjs.cyclone.conn import SockJSConnection
 from sockjs.cyclone.handlers import base, receivers, senders, static, websocket
 from sockjs.cyclone.pubsub import Broker
 from sockjs.cyclone.stats import StatsCollector
@@ -22,9 +23,6 @@ from sockjs.protocol.routing import (
     full_pattern,
     normalize_prefix,
 )
-
-if TYPE_CHECKING:
-    from sockjs.cyclone.conn import SockJSConnection
 
 _HANDLERS: dict[str, type[base.SockJSHandler]] = {
     "greeting": static.GreetingHandler,
@@ -156,6 +154,41 @@ class SockJSRouter:
             specs.append(URLSpec(full_pattern(self.prefix, route), handler, kwargs))
         specs.append(URLSpec(catch_all_pattern(self.prefix), base.NotFoundHandler, kwargs))
         return specs
+
+
+def shutdown(
+    routers: Iterable[SockJSRouter],
+    grace: float = DEFAULT_GRACE,
+    ports: Iterable[Any] = (),
+    reactor: Clock | None = None,
+) -> Deferred[None]:
+    """Shut ``routers`` down gracefully; the Deferred fires within ``grace`` seconds.
+
+    ``ports`` are listening ports (what ``reactor.listenTCP`` returned) to
+    stop first, so that no new connection arrives. Each open session gets
+    the close frame ``c[1001,"Server going away"]`` (see
+    :mod:`sockjs.cyclone._shutdown` for every transport). Typical use, on
+    SIGTERM::
+
+        port = reactor.listenTCP(8080, app)
+        reactor.addSystemEventTrigger(
+            "before", "shutdown", sockjs.cyclone.shutdown, routers, grace=5, ports=[port]
+        )
+
+    Twisted's SIGTERM handler stops the reactor, which waits for the
+    Deferred of a "before shutdown" trigger. ``reactor`` defaults to the
+    first router's.
+    """
+    services = [router._service for router in routers]
+    if reactor is None:
+        if services:
+            reactor = services[0].reactor
+        else:
+            from twisted.internet import reactor as global_reactor
+
+            reactor = global_reactor
+    assert reactor is not None
+    return GracefulShutdown(services, grace, reactor).start(list(ports))
 
 
 def _disabled_handler(route_name: str) -> type[base.SockJSHandler]:

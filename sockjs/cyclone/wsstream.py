@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import cast
 
 from websockets.exceptions import InvalidHeader, NegotiationError, PayloadTooBig
@@ -46,6 +45,14 @@ from websockets.frames import BINARY, CLOSE, CONT, TEXT, Close, CloseCode, Frame
 from websockets.headers import build_extension, parse_extension
 from websockets.protocol import Protocol, Side, State
 from websockets.typing import BytesLike, ExtensionHeader
+
+from sockjs.protocol.websocket import (
+    BinaryMessage,
+    CloseReceived,
+    Event,
+    ProtocolError,
+    TextMessage,
+)
 
 try:  # websockets' C helper; the pure-Python one otherwise
     from websockets.speedups import apply_mask
@@ -69,47 +76,6 @@ MAX_CLOSE_REASON_BYTES = 123
 _logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class TextMessage:
-    """A complete text message from the client."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class BinaryMessage:
-    """A complete binary message from the client (SockJS is text-only; see module doc)."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class CloseReceived:
-    """The client sent a Close frame (``1005`` when it carried no code).
-
-    The stream has answered it (if it had not sent its own Close yet) and
-    :attr:`WebSocketStream.closed` is true: flush, then drop TCP.
-    """
-
-    code: int
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ProtocolError:
-    """The client broke the protocol; the stream has failed the connection.
-
-    ``code`` is the close code sent (1002 framing, 1007 bad UTF-8, 1009 too
-    big, 1011 unexpected).  :attr:`WebSocketStream.closed` is true.
-    """
-
-    code: int
-    reason: str
-
-
-Event = TextMessage | BinaryMessage | CloseReceived | ProtocolError
-
-
 def default_extensions() -> list[ServerExtensionFactory]:
     """permessage-deflate with the memory-friendly settings ``websockets`` uses by default."""
     return [
@@ -129,6 +95,10 @@ class WebSocketStream:
     factories offered in :meth:`negotiate_extensions`; ``None`` means
     :func:`default_extensions` (permessage-deflate), ``[]`` disables them.
     """
+
+    #: Always ready: the handshake was done before the stream was made
+    #: (hixie-76 streams are not, until key3 arrives).
+    ready = True
 
     __slots__ = (
         "_closed_by_client",

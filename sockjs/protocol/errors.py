@@ -7,6 +7,8 @@ has to map exceptions to responses by hand.
 
 from __future__ import annotations
 
+from collections.abc import Sized
+
 
 class SockJSError(Exception):
     """Base class of every error raised by ``sockjs.protocol``."""
@@ -70,3 +72,25 @@ class BodyTooLarge(PeerError):
     status = 413
     body = "Request body too large."
     kind = "body_too_large"
+
+
+class TooManyMessages(PeerError):
+    """A send request carrying more than ``max_messages_per_request`` messages."""
+
+    status = 413
+    body = "Too many messages in one request."
+    kind = "too_many_messages"
+
+
+class OriginRefused(PeerError):
+    """An HTTP request whose ``Origin`` is not in ``allowed_origins`` (``check_origin_http``)."""
+
+    status = 403
+    body = "Unverified origin."
+    kind = "bad_origin"
+
+
+def check_message_count(messages: Sized, limit: int) -> None:
+    """Raise :class:`TooManyMessages` when ``messages`` holds more than ``limit`` items."""
+    if len(messages) > limit:
+        raise TooManyMessages(f"{len(messages)} messages in one request, limit {limit}")

@@ -13,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import struct
 
+from sockjs.protocol.websocket import CloseReceived, Event, ProtocolError, TextMessage
+
 __all__ = [
     "CLOSE_FRAME",
     "KEY3_LENGTH",
     "Hixie76Error",
     "Hixie76Parser",
     "Hixie76ProtocolError",
+    "Hixie76Stream",
     "challenge_response",
     "encode_frame",
     "handshake_headers",
@@ -198,3 +201,81 @@ class Hixie76Parser:
             return payload.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise Hixie76ProtocolError(f"invalid UTF-8 in text frame: {exc.reason}") from exc
+
+
+class Hixie76Stream:
+    """One hixie-76 connection after its ``101`` head: key3, the answer, then frames.
+
+    The same calls as the adapter's RFC 6455 stream: :meth:`receive` turns
+    socket bytes into :mod:`~sockjs.protocol.websocket` events,
+    :meth:`send_utf8` and :meth:`fail` queue frames, :meth:`data_to_send`
+    hands the bytes over. :attr:`ready` turns true once key3 arrived and the
+    answer is queued (messages may flow from then on). Hixie-76 Close frames
+    carry neither code nor reason: a close always sends ``0xFF 0x00``.
+    """
+
+    __slots__ = ("_closed", "_key1", "_key2", "_key3", "_out", "_parser", "ready")
+
+    def __init__(self, key1: str, key2: str, max_message_size: int) -> None:
+        #: key3 was received and answered.
+        self.ready = False
+        self._key1 = key1
+        self._key2 = key2
+        self._key3 = b""
+        self._parser = Hixie76Parser(max_message_size)
+        self._out: list[bytes] = []
+        self._closed = False
+
+    def receive(self, data: bytes) -> list[Event]:
+        """Consume socket bytes; return the events they complete."""
+        if self._closed:
+            return []
+        if not self.ready:
+            missing = KEY3_LENGTH - len(self._key3)
+            self._key3 += data[:missing]
+            data = data[missing:]
+            if len(self._key3) < KEY3_LENGTH:
+                return []
+            # The keys were checked before the 101 went out, so this cannot fail.
+            self._out.append(challenge_response(self._key1, self._key2, self._key3))
+            self.ready = True
+            if not data:
+                return []
+        try:
+            texts = self._parser.feed(data)
+        except Hixie76ProtocolError as exc:
+            self.fail(1002, str(exc))
+            return [ProtocolError(1002, str(exc))]
+        events: list[Event] = [TextMessage(text) for text in texts]
+        if self._parser.closed:
+            # The client's closing handshake: answer it; the stream is over.
+            self.fail(1005, "")
+            events.append(CloseReceived(1005, ""))
+        return events
+
+    def send_utf8(self, text: bytes) -> None:
+        """Queue one text message given as UTF-8 bytes (ignored once closed)."""
+        if not self._closed:
+            self._out.append(b"\x00" + text + b"\xff")
+
+    def fail(self, code: int, reason: str) -> None:
+        """Queue the closing handshake; the stream is over (drop TCP after flushing)."""
+        del code, reason  # hixie-76 closes carry neither
+        if not self._closed:
+            self._closed = True
+            self._out.append(CLOSE_FRAME)
+
+    def data_to_send(self) -> bytes:
+        """Bytes queued for the socket since the last call."""
+        data = b"".join(self._out)
+        self._out = []
+        return data
+
+    @property
+    def closed(self) -> bool:
+        """The stream is over: close TCP once :meth:`data_to_send` is written."""
+        return self._closed
+
+    def eof_received(self) -> None:
+        """The TCP connection is gone."""
+        self._closed = True

@@ -3,6 +3,8 @@
 HTTP sessions are found by id; WebSocket sessions are only tracked for their
 deadlines (their ids are ignored, 6.1). Deadlines live in one heap so the
 adapter needs a single timer, armed at :meth:`SessionRegistry.next_deadline`.
+Sessions are counted for admission (:class:`~sockjs.protocol.admission.Admission`)
+from creation until they end; an ended session leaves the table by itself.
 Heap entries are invalidated lazily: an entry whose deadline no longer
 matches its session's is skipped when it reaches the top.
 """
@@ -13,6 +15,7 @@ import heapq
 import itertools
 from collections.abc import Iterator
 
+from sockjs.protocol.admission import Admission
 from sockjs.protocol.options import Options
 from sockjs.protocol.session import Session, SessionState
 
@@ -25,6 +28,8 @@ class SessionRegistry:
 
     def __init__(self, options: Options) -> None:
         self.options = options
+        #: Who may open or join a session now; counts every live session.
+        self.admission = Admission(options)
         self._by_id: dict[str, Session] = {}
         self._live: set[Session] = set()
         self._heap: list[_Entry] = []
@@ -40,22 +45,25 @@ class SessionRegistry:
         """The live HTTP session with this id, if any."""
         return self._by_id.get(session_id)
 
-    def create(self, session_id: str, now: float) -> Session:
-        """Create and register a new HTTP session (6.3 step 1)."""
-        session = Session(session_id, self.options, now, scheduler=self)
+    def create(self, session_id: str, now: float, ip: str = "") -> Session:
+        """Create, register and count a new HTTP session (6.3 step 1)."""
+        session = Session(session_id, self.options, now, scheduler=self, ip=ip)
         self._by_id[session_id] = session
         self._live.add(session)
+        self.admission.count(session, ip)
         return session
 
-    def create_anonymous(self, now: float) -> Session:
-        """Create a WebSocket session: deadlines only, no id in the table (6.1)."""
-        session = Session(None, self.options, now, scheduler=self)
+    def create_anonymous(self, now: float, ip: str = "") -> Session:
+        """Create and count a WebSocket session: deadlines only, no id in the table (6.1)."""
+        session = Session(None, self.options, now, scheduler=self, ip=ip)
         self._live.add(session)
+        self.admission.count(session, ip)
         return session
 
     def discard(self, session: Session) -> None:
-        """Forget a session (after it became CLOSED)."""
+        """Forget a session (done by itself once the session ended)."""
         self._live.discard(session)
+        self.admission.release(session)
         if session.session_id is not None and self._by_id.get(session.session_id) is session:
             del self._by_id[session.session_id]
 
@@ -76,6 +84,8 @@ class SessionRegistry:
         """Record ``session.deadline`` (called by the session itself)."""
         self._next_known = False
         if session.deadline is None:
+            # Only an ended session has no deadline: it leaves the table.
+            self.discard(session)
             return
         heapq.heappush(self._heap, (session.deadline, next(self._order), session))
         # Lazy invalidation leaves stale entries behind; rebuild when they

@@ -4,7 +4,9 @@ Every input that can move time-dependent state takes ``now`` (seconds, any
 monotonic origin); nothing here reads a clock. Methods that produce bytes
 for the attached receiving request return an :class:`Output`: the chunks to
 write, each one HTTP chunk (or one WebSocket message), and whether the
-response must end afterwards.
+response must end afterwards. Lifecycle changes (opened, closed, expired,
+heartbeat, close frame written, ended) are appended to :attr:`Session.events`
+(see :mod:`sockjs.protocol.events`).
 
 A session has exactly one deadline at a time (:attr:`Session.deadline`):
 the heartbeat while a receiver is attached, the disconnect timeout while
@@ -18,8 +20,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol
 
-from sockjs.protocol import frames
-from sockjs.protocol.frames import CLOSE_REASONS, CloseCode
+from sockjs.protocol import closing, frames
+from sockjs.protocol.closing import CloseInfo
+from sockjs.protocol.events import SessionEvent
 from sockjs.protocol.options import Options
 from sockjs.protocol.transports import Wire
 
@@ -39,6 +42,12 @@ _CONNECTING = SessionState.CONNECTING
 _OPEN = SessionState.OPEN
 _CLOSING = SessionState.CLOSING
 _CLOSED = SessionState.CLOSED
+_OPENED = SessionEvent.OPENED
+_HEARTBEAT = SessionEvent.HEARTBEAT
+_CLOSE_WRITTEN = SessionEvent.CLOSE_WRITTEN
+_CLOSED_EVENT = SessionEvent.CLOSED
+_EXPIRED = SessionEvent.EXPIRED
+_ENDED = SessionEvent.ENDED
 
 
 class Prepared:
@@ -84,6 +93,9 @@ class Output:
 
     chunks: list[bytes] = field(default_factory=list)
     end: bool = False
+    #: The client stopped reading (a slow consumer): after the end, drop the
+    #: connection too; it would not read another response either.
+    drop_connection: bool = False
 
 
 @dataclass(slots=True)
@@ -100,19 +112,15 @@ class Receiver:
     sent: int = 0
     #: The peer stopped reading: keep messages queued until :meth:`Session.resume`.
     paused: bool = False
-    #: Streaming responses end at ``response_limit``; WebSockets never do.
-    limited: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class AttachResult:
-    """What :meth:`Session.attach` produced for the attaching request."""
+def refusal(wire: Wire, close: CloseInfo) -> Output:
+    """The answer to a receiving request that gets no session: its close frame, then the end.
 
-    output: Output
-    #: The open frame went out: tell the application, after writing ``output``.
-    opened: bool = False
-    #: The request was refused (another receiver is attached); the session is untouched.
-    conflict: bool = False
+    Where the open frame would have been (a refused new session) or instead
+    of anything at all (``c[2010,...]``): sockjs-client reports the close.
+    """
+    return Output([wire.wrap(frames.close_frame(close.code, close.reason))], end=True)
 
 
 class Session:
@@ -122,10 +130,11 @@ class Session:
         "_buffer",
         "_buffered_bytes",
         "_scheduler",
-        "close_code",
         "close_frame",
-        "close_reason",
+        "close_info",
         "deadline",
+        "events",
+        "ip",
         "options",
         "owner",
         "receiver",
@@ -139,59 +148,75 @@ class Session:
         options: Options,
         now: float,
         scheduler: Scheduler | None = None,
+        ip: str = "",
     ) -> None:
         self.session_id = session_id
         self.options = options
+        #: The client address the session was opened from (``verify_ip``).
+        self.ip = ip
         self.state = SessionState.CONNECTING
         self.receiver: Receiver | None = None
         self._buffer: list[str] = []
         self._buffered_bytes = 0
         self.close_frame: str | None = None
-        self.close_code: int | None = None
-        self.close_reason: str | None = None
+        #: Why the session stopped taking messages (set once, with CLOSED).
+        self.close_info: CloseInfo | None = None
+        #: Lifecycle changes not taken yet (see :meth:`take_events`).
+        self.events: list[SessionEvent] = []
         self._scheduler = scheduler
         #: Whatever the adapter attaches to this session; never read here.
         self.owner: Any = None
         self.deadline: float | None = None
         self._set_deadline(now + options.disconnect_delay)
 
+    def take_events(self) -> list[SessionEvent]:
+        """The events since the last call, oldest first."""
+        events = self.events
+        self.events = []
+        return events
+
     # -- receiving requests -------------------------------------------------
 
-    def attach(self, receiver: Receiver, now: float) -> AttachResult:
-        """A receiving request arrived for this session (PROTOCOL.md 6.3)."""
+    def attach(self, receiver: Receiver, now: float) -> Output:
+        """A receiving request arrived for this session (PROTOCOL.md 6.3).
+
+        Admission (:mod:`sockjs.protocol.admission`) has checked that no
+        other receiver is attached: a second one is refused before this.
+        """
         if self.receiver is not None:
-            return self.reject(receiver)
+            raise RuntimeError("a receiver is already attached (ask admission first)")
         if self.state >= _CLOSING:
-            return AttachResult(self._replay_close(receiver, now))
+            return self._replay_close(receiver, now)
         self.receiver = receiver
         self._set_deadline(now + self.options.heartbeat_delay)
         if self.state == _CONNECTING:
             # send() ignores a session that is not OPEN, so nothing is queued yet.
             self.state = SessionState.OPEN
-            return AttachResult(self._emit(frames.OPEN, now), opened=True)
+            self.events.append(_OPENED)
+            return self._emit(frames.OPEN, now)
         if self._buffer:
-            return AttachResult(self._flush(now))
-        return AttachResult(Output())
-
-    def reject(self, receiver: Receiver) -> AttachResult:
-        """Refuse a receiving request with ``c[2010,...]``; the session is untouched."""
-        return AttachResult(
-            Output([receiver.wire.wrap(frames.ANOTHER_CONNECTION_FRAME)], end=True),
-            conflict=True,
-        )
+            return self._flush(now)
+        return Output()
 
     def detach(self, now: float) -> None:
-        """The attached receiver ended normally; start the disconnect timeout (6.6)."""
-        if self.receiver is None:
+        """The attached receiver ended normally; start the disconnect timeout (6.6).
+
+        A WebSocket session has no disconnect timeout: it ends with its
+        socket (:attr:`Wire.bound`), as sockjs-node 0.3.11+ does.
+        """
+        receiver = self.receiver
+        if receiver is None:
             return
         self.receiver = None
-        if self.state != _CLOSED:
+        if receiver.wire.bound:
+            self._end(closing.INTERRUPTED)
+        elif self.state != _CLOSED:
             self._set_deadline(now + self.options.disconnect_delay)
 
-    def abort(self) -> None:
+    def abort(self, close: CloseInfo = closing.INTERRUPTED) -> None:
         """The attached receiver's connection dropped: close at once (6.8 option a)."""
         self.receiver = None
-        self.forget()
+        self._end(close)
 
     def pause(self) -> None:
         """The receiver's peer stopped reading: queue instead of writing."""
@@ -219,8 +244,8 @@ class Session:
 
         Returns output for the attached receiver, if one can take it now.
         Past ``max_queued_bytes`` of queued messages the session is closed
-        with :attr:`CloseCode.SLOW_CONSUMER`. ``prepared`` (for ``encoded``)
-        lends its frame bytes when the message leaves at once.
+        with :data:`~sockjs.protocol.closing.SLOW_CONSUMER`. ``prepared``
+        (for ``encoded``) lends its frame bytes when the message leaves at once.
         """
         if self.state != _OPEN:
             return None
@@ -236,27 +261,33 @@ class Session:
             return self._flush(now)
         if self._buffered_bytes > self.options.max_queued_bytes:
             self._take_buffer()
-            code = CloseCode.SLOW_CONSUMER
-            return self.close(code, CLOSE_REASONS[code], now)
+            output = self.close(closing.SLOW_CONSUMER, now)
+            if output is not None:
+                output.drop_connection = True
+            return output
         return None
 
-    def close(self, code: int, reason: str, now: float) -> Output | None:
+    def close(self, close: CloseInfo, now: float) -> Output | None:
         """Close by the server or application (6.7); remembered for replay."""
         if self.state >= _CLOSING:
             return None
         self.state = SessionState.CLOSING
-        self.close_code = code
-        self.close_reason = reason
-        self.close_frame = frames.close_frame(code, reason)
-        if self.receiver is None:
+        self.close_info = close
+        self.close_frame = frames.close_frame(close.code, close.reason)
+        self.events.append(_CLOSED_EVENT)
+        receiver = self.receiver
+        if receiver is None:
             return None
         pending = self._take_buffer()
         pending.append(self.close_frame)
-        if not self.receiver.wire.streaming:
+        if not receiver.wire.streaming:
             # One frame per poll: queued messages first; the close frame is
             # remembered and goes to the next poll.
+            if len(pending) == 1:
+                self.events.append(_CLOSE_WRITTEN)
             return self._emit(pending[0], now)
-        wrap = self.receiver.wire.wrap
+        self.events.append(_CLOSE_WRITTEN)
+        wrap = receiver.wire.wrap
         output = Output([wrap(frame) for frame in pending], end=True)
         self.detach(now)
         return output
@@ -269,19 +300,32 @@ class Session:
             return None
         if self.receiver is not None:
             self._set_deadline(now + self.options.heartbeat_delay)
+            self.events.append(_HEARTBEAT)
             return self._emit(frames.HEARTBEAT, now)
-        self.forget()
+        if self.state == _OPEN:
+            self.events.append(_EXPIRED)
+        self._end(closing.EXPIRED)
         return None
 
-    def forget(self) -> None:
-        """Mark the session CLOSED: no deadline, no receiver, nothing queued."""
+    def forget(self, close: CloseInfo) -> None:
+        """End the session now (the service stops): CLOSED, nothing queued, no deadline."""
+        self.receiver = None
+        self._end(close)
+
+    # -- internals ------------------------------------------------------------
+
+    def _end(self, close: CloseInfo) -> None:
+        if self.state == _CLOSED:
+            return
+        if self.state != _CLOSING:
+            self.close_info = close
+            self.events.append(_CLOSED_EVENT)
         self.state = SessionState.CLOSED
         self.receiver = None
         self._buffer = []
         self._buffered_bytes = 0
         self._set_deadline(None)
-
-    # -- internals ------------------------------------------------------------
+        self.events.append(_ENDED)
 
     def _set_deadline(self, deadline: float | None) -> None:
         self.deadline = deadline
@@ -304,13 +348,16 @@ class Session:
         if self.close_frame is not None:
             pending.append(self.close_frame)
         else:
-            code = CloseCode.INTERRUPTED
-            pending.append(frames.close_frame(code, CLOSE_REASONS[code]))
+            close = closing.INTERRUPTED
+            pending.append(frames.close_frame(close.code, close.reason))
         if self.state != _CLOSED:
             self._set_deadline(now + self.options.disconnect_delay)
         wrap = receiver.wire.wrap
         if not receiver.wire.streaming:
+            if len(pending) == 1:
+                self.events.append(_CLOSE_WRITTEN)
             return Output([wrap(pending[0])], end=True)
+        self.events.append(_CLOSE_WRITTEN)
         return Output([wrap(frame) for frame in pending], end=True)
 
     def _flush(self, now: float) -> Output:
@@ -325,10 +372,11 @@ class Session:
         return self._emit_chunk(receiver, receiver.wire.wrap(frame), now)
 
     def _emit_chunk(self, receiver: Receiver, chunk: bytes, now: float) -> Output:
-        if not receiver.wire.streaming:
+        wire = receiver.wire
+        if not wire.streaming:
             self.detach(now)
             return Output([chunk], end=True)
-        if receiver.limited:
+        if wire.limited:
             receiver.sent += len(chunk)
             if receiver.sent >= self.options.response_limit:
                 self.detach(now)

@@ -54,12 +54,18 @@ def validate_callback(value: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Wire:
-    """Frame wrapping of one receiving transport."""
+    """Frame wrapping of one receiving transport, and the rules it lives by."""
 
     name: str
+    #: Frames keep coming on one response (else one frame per poll).
     streaming: bool
     prelude: bytes
     wrap: Callable[[str], bytes]
+    #: A streaming response ends once it carried ``response_limit`` bytes.
+    limited: bool = True
+    #: The session lives only as long as this receiver: it ends with it,
+    #: without ``disconnect_delay`` (WebSockets, as sockjs-node 0.3.11+).
+    bound: bool = False
 
 
 def _xhr(frame: str) -> bytes:
@@ -91,7 +97,7 @@ def _websocket(frame: str) -> bytes:
 XHR = Wire("xhr", False, b"", _xhr)
 XHR_STREAMING = Wire("xhr_streaming", True, XHR_STREAMING_PRELUDE, _xhr)
 EVENTSOURCE = Wire("eventsource", True, EVENTSOURCE_PRELUDE, _eventsource)
-WEBSOCKET = Wire("websocket", True, b"", _websocket)
+WEBSOCKET = Wire("websocket", True, b"", _websocket, limited=False, bound=True)
 
 
 def jsonp(callback: str) -> Wire:

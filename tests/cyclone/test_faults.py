@@ -29,7 +29,7 @@ from test_websocket_handlers import KEY1, KEY2, WS, frame_texts, masked
 from twisted.internet.defer import Deferred, fail
 
 from sockjs.cyclone import MultiplexConnection, SockJSConnection, shutdown
-from sockjs.cyclone.httpconn import CLOSE_TIMEOUT
+from sockjs.cyclone._twisted import CLOSE_TIMEOUT
 
 INTERNAL = 'c[1011,"Internal server error"]'
 
@@ -74,7 +74,7 @@ def assert_clean(server: Server) -> None:
     service = server.router._service
     assert server.router.session_count == 0
     assert server.router.connections == []
-    assert service.limiter.count() == 0
+    assert service.admission.sessions() == 0
     assert server.delayed_calls == []
 
 

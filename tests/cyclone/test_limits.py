@@ -153,7 +153,7 @@ def test_new_sessions_beyond_max_sessions_get_1013(logs: LogCapture) -> None:
     server.advance(5.001)
     assert server.router.session_count == 0
     assert server.post(f"/000/{new_sid()}/xhr").body == b"o\n"
-    assert server.router._service.limiter.count() == 1
+    assert server.router._service.admission.sessions() == 1
 
 
 def test_per_ip_limit_refuses_only_that_address(logs: LogCapture) -> None:
@@ -172,12 +172,12 @@ def test_websocket_sessions_count_and_are_released() -> None:
     server = Server(conn_class, settings={"max_sessions": 2})
     sockjs_ws = WS(server)
     raw_ws = WS(server, "/websocket")
-    limiter = server.router._service.limiter
-    assert limiter.count() == 2
+    limiter = server.router._service.admission
+    assert limiter.sessions() == 2
     assert server.post(f"/000/{new_sid()}/xhr").body == TOO_MANY
     sockjs_ws.close()
     raw_ws.drop()
-    assert limiter.count() == 0
+    assert limiter.sessions() == 0
     assert server.post(f"/000/{new_sid()}/xhr").body == b"o\n"
 
 
@@ -192,7 +192,7 @@ def test_refused_sessions_give_their_slot_back(outcome: str, logs: LogCapture) -
     server = Server(conn_class, settings={"max_sessions": 1})
     WS(server, "/websocket").drop()
     WS(server).drop()
-    assert server.router._service.limiter.count() == 0
+    assert server.router._service.admission.sessions() == 0
     if outcome == "raised":
         assert len(logs.take_failures()) == 2
 

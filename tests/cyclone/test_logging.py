@@ -574,7 +574,7 @@ def test_internal_error(logs: helpers.LogCapture, monkeypatch: pytest.MonkeyPatc
     def broken(*args: Any) -> None:
         raise RuntimeError("library bug")
 
-    monkeypatch.setattr(server.router._service, "attach_receiver", broken)
+    monkeypatch.setattr(server.router._service, "attach", broken)
     response = server.post(f"/000/{helpers.new_sid()}/xhr")
     assert response.status == 500
     assert len(logs.take_failures()) == 1

@@ -13,7 +13,7 @@ import pytest
 from helpers import LogCapture, Server, new_sid
 
 from sockjs.cyclone import MultiplexConnection, SockJSConnection
-from sockjs.cyclone.multiplex import ChannelSession, escape_topic, parse_frame
+from sockjs.cyclone.multiplex import ChannelSession
 
 
 class Log:
@@ -332,42 +332,6 @@ def test_base_multiplex_connection_serves_no_channel() -> None:
     mux = Mux(server)
     mux.send("sub,ann")
     assert mux.messages() == []
-
-
-@pytest.mark.parametrize(
-    ("name", "escaped"),
-    [
-        ("ann", "ann"),
-        ("Az09@*_+-./", "Az09@*_+-./"),
-        ("a b", "a%20b"),
-        ("a,b", "a%2Cb"),
-        ("%", "%25"),
-        ("\u00fc", "%FC"),
-        ("\u20ac", "%u20AC"),
-        ("\U0001f600", "%uD83D%uDE00"),
-    ],
-)
-def test_escape_topic(name: str, escaped: str) -> None:
-    """JavaScript ``escape()``: safe ASCII kept, %XX below U+0100, %uXXXX (UTF-16) above."""
-    assert escape_topic(name) == escaped
-
-
-@pytest.mark.parametrize(
-    ("message", "parsed"),
-    [
-        ("sub,ann", ("sub", "ann", "")),
-        ("msg,ann,a,b,c", ("msg", "ann", "a,b,c")),
-        ("msg,,x", ("msg", "", "x")),
-        ("uns,ann,", ("uns", "ann", "")),
-        ("sub", None),
-        ("", None),
-        (7, None),
-        (None, None),
-    ],
-)
-def test_parse_frame(message: Any, parsed: tuple[str, str, str] | None) -> None:
-    """PROTOCOL.md 9.1: split on the first two commas; no comma at all is invalid."""
-    assert parse_frame(message) == parsed
 
 
 def test_channel_session_is_what_channels_see(demo: Server, log: Log) -> None:

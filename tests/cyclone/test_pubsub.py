@@ -19,6 +19,7 @@ from sockjs.cyclone import ConnectionInfo, MultiplexConnection, SockJSConnection
 from sockjs.cyclone._rawsession import RawSessionHandle
 from sockjs.cyclone.pubsub import Broker, Hub, InProcessBroker, Subscription, hub_for
 from sockjs.cyclone.testing import SockJSTestServer
+from sockjs.protocol.closing import CloseInfo
 from sockjs.protocol.frames import encode_message
 
 MakeServer = Callable[..., SockJSTestServer]
@@ -471,8 +472,10 @@ class FakeSocket:
     def send_text(self, text: str) -> None:
         self.sent.append(text)
 
-    def close_socket(self, code: int, reason: str) -> None:
-        self.closed = (code, reason)
+    transport = None
+
+    def close_socket(self, close: CloseInfo) -> None:
+        self.closed = (close.code, close.reason)
 
 
 def test_raw_websocket_sessions_receive_messages_verbatim(make_server: MakeServer) -> None:
@@ -480,7 +483,7 @@ def test_raw_websocket_sessions_receive_messages_verbatim(make_server: MakeServe
     socket = FakeSocket()
     info = ConnectionInfo("127.0.0.1", SimpleCookieType(), {}, {}, "/test", "rawwebsocket")
     raw = RawSessionHandle(server.service, socket, info)
-    raw.opened()
+    raw.open()
     sockjs_client = server.open()
     server.publish("room", "plain text")
     server.publish("room", [1, "two"])

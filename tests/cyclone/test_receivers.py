@@ -536,7 +536,7 @@ def test_unexpected_error_before_the_response_is_500(
     def broken(*args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(Service, "attach_receiver", broken)
+    monkeypatch.setattr(Service, "attach", broken)
     response = server.post(f"/000/{new_sid()}/xhr")
     assert response.status == 500
     assert response.body == b"500 - Internal Server Error"
@@ -548,13 +548,13 @@ def test_unexpected_error_after_a_finished_response_writes_nothing_more(
     server: Server, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure once the poll's answer is complete is logged; the answer stands."""
-    original = Service.attach_receiver
+    original = Service.attach
 
     def half_broken(self: Service, handler: ReceiverHandler, *args: Any) -> None:
         original(self, handler, *args)
         raise RuntimeError("after the answer")
 
-    monkeypatch.setattr(Service, "attach_receiver", half_broken)
+    monkeypatch.setattr(Service, "attach", half_broken)
     client = server.client()
     client.post(f"/echo/000/{new_sid()}/xhr")
     (response,) = client.responses()
@@ -566,13 +566,13 @@ def test_unexpected_error_after_the_stream_started_releases_the_session(
     server: Server, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure after the head went out ends the stream and frees the session."""
-    original = Service.attach_receiver
+    original = Service.attach
 
     def half_broken(self: Service, handler: ReceiverHandler, *args: Any) -> None:
         original(self, handler, *args)
         raise RuntimeError("after the head")
 
-    monkeypatch.setattr(Service, "attach_receiver", half_broken)
+    monkeypatch.setattr(Service, "attach", half_broken)
     sid = new_sid()
     stream = server.poll(sid, "xhr_streaming")
     response = stream.response()

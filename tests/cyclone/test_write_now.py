@@ -16,8 +16,8 @@ from twisted.internet import tcp
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 
-from sockjs.cyclone.handlers import base
-from sockjs.cyclone.handlers.base import CORK_MAX, DIRECT_WRITE_MAX, cork, uncork, write_now
+from sockjs.cyclone import _twisted as base
+from sockjs.cyclone._twisted import CORK_MAX, DIRECT_WRITE_MAX, cork, uncork, write_now
 
 
 class Pair:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sockjs.protocol import frames, transports
+from sockjs.protocol import closing, frames, transports
 from sockjs.protocol.errors import CallbackRequired, InvalidCallback
 
 
@@ -15,7 +15,8 @@ def test_frame_texts() -> None:
     assert frames.OPEN == "o"
     assert frames.HEARTBEAT == "h"
     assert frames.close_frame(3000, "Go away!") == 'c[3000,"Go away!"]'
-    assert frames.ANOTHER_CONNECTION_FRAME == 'c[2010,"Another connection still open"]'
+    close = closing.ANOTHER_CONNECTION
+    assert frames.close_frame(close.code, close.reason) == 'c[2010,"Another connection still open"]'
     encoded = [frames.encode_message(m) for m in ("a", "b")]
     assert frames.messages_frame(encoded) == 'a["a","b"]'
     assert frames.encode_message({"k": [1]}) == '{"k":[1]}'

@@ -16,12 +16,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sockjs.protocol import frames, http, transports
+from sockjs.protocol.admission import Admission
 from sockjs.protocol.clientip import client_ip, parse_networks
 from sockjs.protocol.encoding import decode_payload, decode_websocket_message, json_encode
 from sockjs.protocol.errors import BrokenJSON, CallbackRequired, InvalidCallback, PayloadExpected
 from sockjs.protocol.handshake import origin_allowed, request_origin, validate_upgrade
 from sockjs.protocol.hixie76 import Hixie76Parser, Hixie76ProtocolError
-from sockjs.protocol.limits import SessionLimiter
+from sockjs.protocol.options import Options
 from sockjs.protocol.routing import ROUTES, full_pattern
 
 FUZZ = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -281,20 +282,20 @@ def test_session_limiter_counts_stay_exact(
     steps: list[tuple[bool, int, str]], overall: int | None, per_ip: int | None
 ) -> None:
     """Any sequence of admissions and releases keeps both counts right and in bounds."""
-    limiter = SessionLimiter(overall, per_ip)
+    limiter = Admission(Options(max_sessions=overall, max_sessions_per_ip=per_ip))
     model: dict[int, str] = {}
     for add, key, ip in steps:
         if add:
             if key in model:
                 continue
-            if limiter.refusal(ip) is None:
-                limiter.add(key, ip)
+            if limiter.admit(None, ip) is None:
+                limiter.count(key, ip)
                 model[key] = ip
         else:
             limiter.release(key)
             model.pop(key, None)
-        assert limiter.count() == len(model)
+        assert limiter.sessions() == len(model)
         for address in "abc":
-            assert limiter.count(address) == sum(1 for v in model.values() if v == address)
-        assert overall is None or limiter.count() <= overall
-        assert per_ip is None or all(limiter.count(a) <= per_ip for a in "abc")
+            assert limiter.sessions(address) == sum(1 for v in model.values() if v == address)
+        assert overall is None or limiter.sessions() <= overall
+        assert per_ip is None or all(limiter.sessions(a) <= per_ip for a in "abc")

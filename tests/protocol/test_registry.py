@@ -1,6 +1,6 @@
 """Session table and deadline heap."""
 
-from sockjs.protocol import transports
+from sockjs.protocol import closing, transports
 from sockjs.protocol.options import Options
 from sockjs.protocol.registry import SessionRegistry
 from sockjs.protocol.session import Receiver, SessionState
@@ -78,7 +78,7 @@ def test_heap_is_compacted() -> None:
 def test_forgotten_session_has_no_deadline() -> None:
     registry = SessionRegistry(OPTS)
     session = registry.create("a", 0)
-    session.forget()
+    session.forget(closing.GOING_AWAY)
     assert registry.next_deadline() is None
 
 

@@ -2,10 +2,12 @@
 
 import pytest
 
-from sockjs.protocol import transports
-from sockjs.protocol.frames import CloseCode
+from sockjs.protocol import closing, transports
+from sockjs.protocol.admission import Admission
+from sockjs.protocol.closing import CloseInfo, Initiator
+from sockjs.protocol.events import SessionEvent
 from sockjs.protocol.options import Options
-from sockjs.protocol.session import Output, Prepared, Receiver, Session, SessionState
+from sockjs.protocol.session import Output, Prepared, Receiver, Session, SessionState, refusal
 
 OPTS = Options(heartbeat_delay=25, disconnect_delay=5, response_limit=4096, max_queued_bytes=100)
 
@@ -24,8 +26,16 @@ def poll() -> Receiver:
     return Receiver(transports.XHR)
 
 
-def stream(limited: bool = True) -> Receiver:
-    return Receiver(transports.XHR_STREAMING, limited=limited)
+def stream() -> Receiver:
+    return Receiver(transports.XHR_STREAMING)
+
+
+UNLIMITED = transports.Wire("unlimited", True, b"", transports.XHR.wrap, limited=False)
+GO_AWAY = closing.by_application(3000, "Go away!")
+
+
+def bye(code: int = 1000, reason: str = "bye") -> CloseInfo:
+    return closing.by_application(code, reason)
 
 
 def new(now: float = 0.0, options: Options = OPTS) -> Session:
@@ -43,9 +53,9 @@ def test_new_session_waits_for_disconnect_delay() -> None:
 def test_first_poll_gets_open_and_ends() -> None:
     """Checklists 55, 64, 137: o alone; the poll ends; disconnect timer runs."""
     session = new()
-    result = session.attach(poll(), 1.0)
-    assert result.opened and not result.conflict
-    assert result.output == Output([b"o\n"], end=True)
+    output = session.attach(poll(), 1.0)
+    assert session.take_events() == [SessionEvent.OPENED]
+    assert output == Output([b"o\n"], end=True)
     assert session.state == SessionState.OPEN
     assert session.receiver is None
     assert session.deadline == 6.0
@@ -57,17 +67,17 @@ def test_messages_buffered_without_receiver_share_one_frame() -> None:
     session.attach(poll(), 0)
     for _ in range(8):
         assert session.send('"a"', 1) is None
-    result = session.attach(poll(), 2)
-    assert result.output.chunks == [b'a["a","a","a","a","a","a","a","a"]\n']
-    assert not result.opened
+    session.take_events()
+    output = session.attach(poll(), 2)
+    assert output.chunks == [b'a["a","a","a","a","a","a","a","a"]\n']
+    assert session.take_events() == []
 
 
 def test_parked_poll_released_by_send() -> None:
     """Checklists 66, 73."""
     session = new()
     session.attach(poll(), 0)
-    result = session.attach(poll(), 1)
-    assert result.output == Output()
+    assert session.attach(poll(), 1) == Output()
     assert session.deadline == 26  # heartbeat
     assert session.send('"x"', 2) == Output([b'a["x"]\n'], end=True)
     assert session.receiver is None
@@ -75,13 +85,18 @@ def test_parked_poll_released_by_send() -> None:
 
 
 def test_second_receiver_gets_2010() -> None:
-    """Checklists 75, 131: the session and its receiver are untouched."""
+    """Checklists 75, 131: admission refuses it with c[2010]; the session is untouched."""
     session = new()
     first = stream()
     session.attach(first, 0)
-    result = session.attach(poll(), 1)
-    assert result.conflict
-    assert result.output == Output([b'c[2010,"Another connection still open"]\n'], end=True)
+    refused = Admission(OPTS).admit(session, "")
+    assert refused is not None and refused.close is not None
+    assert refusal(transports.XHR, refused.close) == Output(
+        [b'c[2010,"Another connection still open"]\n'], end=True
+    )
+    assert session.receiver is first
+    with pytest.raises(RuntimeError, match="already attached"):
+        session.attach(poll(), 1)
     assert session.receiver is first
 
 
@@ -115,8 +130,9 @@ def test_poll_within_delay_keeps_session() -> None:
     """Checklist 135."""
     session = new()
     session.attach(poll(), 0)
-    result = session.attach(poll(), 4)
-    assert not result.opened
+    session.take_events()
+    session.attach(poll(), 4)
+    assert session.take_events() == []
     assert session.deadline == 29
 
 
@@ -124,35 +140,33 @@ def test_close_replay_for_polls() -> None:
     """Checklists 95, 128: o, then c[3000,...] twice; each replay re-arms."""
     session = new()
     session.attach(poll(), 0)
-    assert session.close(3000, "Go away!", 1) is None
+    assert session.close(GO_AWAY, 1) is None
     assert session.state == SessionState.CLOSING
-    assert session.close(3001, "again", 1) is None  # only once
+    assert session.close(bye(3001, "again"), 1) is None  # only once
     for now in (2, 3):
-        result = session.attach(poll(), now)
-        assert result.output == Output([b'c[3000,"Go away!"]\n'], end=True)
+        output = session.attach(poll(), now)
+        assert output == Output([b'c[3000,"Go away!"]\n'], end=True)
         assert session.deadline == now + 5
-    assert session.close_code == 3000
-    assert session.close_reason == "Go away!"
+    assert session.close_info == CloseInfo(3000, "Go away!", Initiator.APPLICATION)
 
 
 def test_close_streaming_from_open() -> None:
     """Checklists 129, 130: o, c, end; a second stream gets c and ends (no 2010)."""
     session = new()
-    result = session.attach(stream(), 0)
-    assert result.output == Output([b"o\n"])
-    assert session.close(3000, "Go away!", 0) == Output([b'c[3000,"Go away!"]\n'], end=True)
+    assert session.attach(stream(), 0) == Output([b"o\n"])
+    assert session.close(GO_AWAY, 0) == Output([b'c[3000,"Go away!"]\n'], end=True)
     assert session.receiver is None
     second = session.attach(stream(), 1)
-    assert second.output == Output([b'c[3000,"Go away!"]\n'], end=True)
+    assert second == Output([b'c[3000,"Go away!"]\n'], end=True)
 
 
 def test_close_flushes_queued_messages_first() -> None:
     session = new()
     session.attach(poll(), 0)
     session.send('"x"', 0)
-    assert session.close(1000, "bye", 0) is None
-    result = session.attach(stream(), 1)
-    assert result.output == Output([b'a["x"]\n', b'c[1000,"bye"]\n'], end=True)
+    assert session.close(bye(), 0) is None
+    output = session.attach(stream(), 1)
+    assert output == Output([b'a["x"]\n', b'c[1000,"bye"]\n'], end=True)
 
 
 def test_close_with_parked_poll_sends_queue_then_close_next() -> None:
@@ -162,8 +176,8 @@ def test_close_with_parked_poll_sends_queue_then_close_next() -> None:
     receiver.paused = True
     session.attach(receiver, 0)
     session.send('"x"', 0)
-    assert session.close(1000, "bye", 0) == Output([b'a["x"]\n'], end=True)
-    assert session.attach(poll(), 1).output == Output([b'c[1000,"bye"]\n'], end=True)
+    assert session.close(bye(), 0) == Output([b'a["x"]\n'], end=True)
+    assert session.attach(poll(), 1) == Output([b'c[1000,"bye"]\n'], end=True)
 
 
 def test_close_streaming_with_queue() -> None:
@@ -172,7 +186,7 @@ def test_close_streaming_with_queue() -> None:
     session.attach(receiver, 0)
     session.pause()
     session.send('"x"', 0)
-    output = session.close(1000, "bye", 0)
+    output = session.close(bye(), 0)
     assert output == Output([b'a["x"]\n', b'c[1000,"bye"]\n'], end=True)
 
 
@@ -183,7 +197,7 @@ def test_messages_ignored_unless_open() -> None:
     assert session.send('"x"', 0) is None
     session.attach(poll(), 0)
     assert session.accepts_messages
-    session.close(3000, "x", 0)
+    session.close(bye(3000, "x"), 0)
     assert not session.accepts_messages
     assert session.send('"x"', 0) is None
 
@@ -199,14 +213,14 @@ def test_response_limit_ends_stream() -> None:
     assert session.receiver is None
     assert session.state == SessionState.OPEN
     session.send('"later"', 1)
-    result = session.attach(stream(), 2)
-    assert result.output == Output([b'a["later"]\n'])
-    assert not result.opened
+    session.take_events()
+    assert session.attach(stream(), 2) == Output([b'a["later"]\n'])
+    assert session.take_events() == []
 
 
 def test_unlimited_receiver_never_ends() -> None:
     session = new(options=Options(response_limit=10))
-    session.attach(stream(limited=False), 0)
+    session.attach(Receiver(UNLIMITED), 0)
     for _ in range(5):
         assert session.send('"xxxxxxxx"', 0) is not None
     assert session.receiver is not None
@@ -238,8 +252,10 @@ def test_slow_consumer_is_closed() -> None:
     big = '"' + "x" * 60 + '"'
     assert session.send(big, 0) is None
     output = session.send(big, 0)
-    assert output == Output([b'c[1013,"Slow consumer: too many queued bytes"]\n'], end=True)
-    assert session.close_code == CloseCode.SLOW_CONSUMER
+    assert output == Output(
+        [b'c[1013,"Slow consumer: too many queued bytes"]\n'], end=True, drop_connection=True
+    )
+    assert session.close_info is closing.SLOW_CONSUMER
     assert session.state == SessionState.CLOSING
 
 
@@ -250,8 +266,8 @@ def test_slow_consumer_without_receiver() -> None:
     session.send(big, 0)
     assert session.send(big, 0) is None
     assert session.state == SessionState.CLOSING
-    result = session.attach(poll(), 1)
-    assert result.output.chunks == [b'c[1013,"Slow consumer: too many queued bytes"]\n']
+    output = session.attach(poll(), 1)
+    assert output.chunks == [b'c[1013,"Slow consumer: too many queued bytes"]\n']
 
 
 def test_abort_closes_at_once() -> None:
@@ -267,12 +283,12 @@ def test_abort_closes_at_once() -> None:
 
 def test_attach_to_forgotten_session_reports_interruption() -> None:
     session = new()
-    session.forget()
-    result = session.attach(poll(), 0)
-    assert result.output.chunks == [b'c[1002,"Connection interrupted"]\n']
+    session.forget(closing.GOING_AWAY)
+    output = session.attach(poll(), 0)
+    assert output.chunks == [b'c[1002,"Connection interrupted"]\n']
     assert session.deadline is None
-    result = session.attach(stream(), 0)
-    assert result.output.chunks == [b'c[1002,"Connection interrupted"]\n']
+    output = session.attach(stream(), 0)
+    assert output.chunks == [b'c[1002,"Connection interrupted"]\n']
 
 
 def test_detach_without_receiver_is_harmless() -> None:
@@ -293,7 +309,7 @@ def test_detach_after_forget_keeps_no_deadline() -> None:
 @pytest.mark.parametrize("wire", [transports.EVENTSOURCE, transports.htmlfile("cb")])
 def test_streaming_transports_wrap_frames(wire: transports.Wire) -> None:
     session = new()
-    output = session.attach(Receiver(wire), 0).output
+    output = session.attach(Receiver(wire), 0)
     assert output.chunks == [wire.wrap("o")]
 
 
@@ -301,12 +317,10 @@ def test_jsonp_close_service() -> None:
     """Checklist 95."""
     session = new()
     wire = transports.jsonp("x")
-    assert session.attach(Receiver(wire), 0).output.chunks == [b'x("o");\r\n']
-    session.close(3000, "Go away!", 0)
+    assert session.attach(Receiver(wire), 0).chunks == [b'x("o");\r\n']
+    session.close(GO_AWAY, 0)
     for now in (1, 2):
-        assert session.attach(Receiver(wire), now).output.chunks == [
-            b'x("c[3000,\\"Go away!\\"]");\r\n'
-        ]
+        assert session.attach(Receiver(wire), now).chunks == [b'x("c[3000,\\"Go away!\\"]");\r\n']
 
 
 def test_prepared_message_gives_the_same_bytes_built_once() -> None:

@@ -38,7 +38,7 @@ def test_direct_send_on_a_poll_ends_it() -> None:
 def test_queued_messages_go_first_when_the_receiver_was_unpaused_directly() -> None:
     # Only reachable if an adapter flips ``paused`` itself instead of calling
     # resume(): the queue is then flushed with the new message, in order.
-    receiver = Receiver(transports.WEBSOCKET, limited=False)
+    receiver = Receiver(transports.WEBSOCKET)
     session = opened(receiver)
     session.pause()
     assert session.send('"a"', 1.0) is None

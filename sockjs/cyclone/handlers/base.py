@@ -8,25 +8,19 @@ chunked encoding is broken on Python 3 (CYCLONE.md), so it is bypassed.
 
 from __future__ import annotations
 
-import contextlib
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
-
-from twisted.internet.tcp import Server as _TCPServer
+from typing import Any
 
 import cyclone.web
 from sockjs.cyclone import logevents
+from sockjs.cyclone._service import Service
+from sockjs.cyclone._twisted import set_no_delay, write_now
 from sockjs.protocol import http
-from sockjs.protocol.errors import BodyTooLarge, PeerError
+from sockjs.protocol.errors import BodyTooLarge, OriginRefused, PeerError, TooManyMessages
 from sockjs.protocol.handshake import origin_allowed
-from sockjs.protocol.limits import OriginRefused, TooManyMessages
-
-if TYPE_CHECKING:
-    from sockjs.cyclone._service import Service
 
 NOT_FOUND_BODY = b"404 Error: Page not found\n"
 _SERVER_HEADER = f"cyclone/{cyclone.version}"
-_MAX_MESSAGES = "max_messages_per_request"
 
 
 class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
@@ -104,7 +98,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
             return
         options = self.service.options
         if options.disable_nagle:
-            _set_no_delay(self.request.connection.transport)
+            set_no_delay(self.request.connection.transport)
         if self.checks_origin and options.check_origin_http:
             origin = self.header("Origin")
             if origin is not None and not origin_allowed(origin, options.allowed_origins):
@@ -152,6 +146,13 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         if self.service.options.jsessionid:
             self._extra_headers.append(http.jsessionid_cookie(self.header("Cookie")))
 
+    def preflight(self, methods: str) -> None:
+        """Answer an OPTIONS preflight (PROTOCOL.md 4.2); touches no session."""
+        self.cors_headers()
+        if self.service.options.jsessionid:
+            self.add_headers([http.jsessionid_cookie(self.header("Cookie"))])
+        self.respond(204, http.preflight(self.now(), methods), b"", content_type=None)
+
     # -- responses --------------------------------------------------------------
 
     def respond(
@@ -177,20 +178,15 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
 
     def respond_error(self, error: PeerError) -> None:
         """Answer a peer fault with the status and body it carries."""
-        self.service.stats.error(error.kind)
+        limit = None
+        if isinstance(error, BodyTooLarge):
+            limit = "max_request_body"
+        elif isinstance(error, TooManyMessages):
+            limit = "max_messages_per_request"
+        self.service.telemetry.rejected(error, self.route_name, self.request.method, limit)
         if self._response_started:
             self.fail_started_response()
             return
-        prefix = self.service.prefix
-        if isinstance(error, (BodyTooLarge, TooManyMessages)):
-            limit = "max_request_body" if isinstance(error, BodyTooLarge) else _MAX_MESSAGES
-            logevents.limit_hit(prefix, error.kind, limit, error.detail, status=error.status)
-        else:
-            method = self.request.method
-            route = self.route_name
-            logevents.request_rejected(
-                prefix, route, method, error.status, error.kind, error.detail
-            )
         self.respond(error.status, [], error.body.encode())
 
     def not_found(self, headers: http.Headers | None = None) -> None:
@@ -295,133 +291,6 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
     def get_status(self) -> int:
         """Status of the response (used by Cyclone's request log)."""
         return getattr(self, "_status_code", 200)
-
-
-#: Largest write :func:`write_now` may send straight to the socket.
-DIRECT_WRITE_MAX = 16384
-#: Bytes held for one connection while corked before they are sent anyway
-#: (Twisted's own buffer limit: past it, back-pressure applies as usual).
-CORK_MAX = 65536
-
-_cork_depth = 0
-#: Connections with writes held by the current cork.
-_held: list[Any] = []
-
-
-def cork() -> None:
-    """Hold small writes until the matching :func:`uncork`.
-
-    Used while one network read that completed several messages is
-    processed: what they make the server write to each connection then
-    leaves in one system call instead of one per message. The bytes and
-    their order are unchanged; calls nest.
-    """
-    global _cork_depth
-    _cork_depth += 1
-
-
-def uncork() -> None:
-    """Send what was held since the outermost :func:`cork`, one write per connection."""
-    global _cork_depth
-    _cork_depth -= 1
-    if _cork_depth or not _held:
-        return
-    held = _held[:]
-    _held.clear()
-    for transport in held:
-        _release(transport)
-
-
-def write_now(transport: Any, data: bytes) -> None:
-    """``transport.write(data)``, sent to the socket at once when nothing is queued.
-
-    Twisted queues every write until its next pass over the descriptors:
-    one epoll change to watch for writability, a ``doWrite`` call, one epoll
-    change to stop watching. On a plain TCP connection with an empty buffer
-    the bytes can go out right away instead; whatever the kernel does not
-    take is queued the usual way, so ordering, back-pressure and error
-    handling stay Twisted's. Only small writes take this path: for large
-    ones the saving is negligible, and a burst of them keeps reaching
-    Twisted's buffer (and pausing the producer) as soon as it did before.
-
-    Between :func:`cork` and :func:`uncork` such writes are held instead:
-    appended to Twisted's own buffer, so any other write to the connection
-    (through Twisted or here) stays behind them, and sent at ``uncork``.
-    """
-    if _cork_depth:
-        if getattr(transport, "_sockjs_held", False):
-            transport._tempDataBuffer.append(data)
-            transport._tempDataLen += len(data)
-            if transport._tempDataLen > CORK_MAX:
-                _held.remove(transport)
-                _release(transport)
-            return
-        if len(data) <= DIRECT_WRITE_MAX and _can_send(transport):
-            transport._tempDataBuffer.append(data)
-            transport._tempDataLen += len(data)
-            transport._sockjs_held = True
-            _held.append(transport)
-            return
-    elif len(data) <= DIRECT_WRITE_MAX and _can_send(transport):
-        _send(transport, data)
-        return
-    transport.write(data)
-
-
-def _can_send(transport: Any) -> bool:
-    """A plain TCP connection, open, with nothing queued in Twisted's buffer."""
-    return bool(
-        type(transport) is _TCPServer
-        and not transport.TLS
-        and not transport._tempDataLen
-        and not transport.dataBuffer
-        and transport.connected
-        and not transport.disconnecting
-        and not transport._aborting
-    )
-
-
-def _send(transport: Any, data: bytes) -> None:
-    """Send what the socket takes now; Twisted queues the rest."""
-    try:
-        sent = transport.socket.send(data)
-    except OSError:
-        sent = 0  # EAGAIN, or an error Twisted's doWrite will report
-    if sent != len(data):
-        transport.write(data[sent:] if sent else data)
-
-
-def _release(transport: Any) -> None:
-    """Send a connection's held bytes (and whatever was written behind them)."""
-    transport._sockjs_held = False
-    if (
-        transport.dataBuffer
-        or transport.disconnecting
-        or transport._aborting
-        or not transport.connected
-    ):
-        # Twisted flushes its buffer itself (after loseConnection(), it then
-        # closes); an aborted or lost connection drops it, as Twisted would.
-        if transport.connected and not transport._aborting:
-            transport.startWriting()
-        return
-    buffered = transport._tempDataBuffer
-    data = buffered[0] if len(buffered) == 1 else b"".join(buffered)
-    transport._tempDataBuffer = []
-    transport._tempDataLen = 0
-    _send(transport, data)
-
-
-def _set_no_delay(transport: Any) -> None:
-    # Once per connection, not per request: it is a system call.
-    if getattr(transport, "_sockjs_no_delay", False):
-        return
-    set_no_delay = getattr(transport, "setTcpNoDelay", None)
-    if set_no_delay is not None:
-        with contextlib.suppress(OSError):  # not a TCP socket (UNIX sockets)
-            set_no_delay(True)
-        with contextlib.suppress(AttributeError):  # a transport with __slots__
-            transport._sockjs_no_delay = True
 
 
 class NotFoundHandler(SockJSHandler):

@@ -9,21 +9,20 @@ stale receiver that would turn the next request into a 2010.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from sockjs.cyclone._session import SessionHandle
+from sockjs.cyclone._twisted import abort_if_not_draining, abort_if_stuck, watch_loss
 from sockjs.cyclone.conninfo import ConnectionInfo, from_request
 from sockjs.cyclone.handlers.base import SockJSHandler
-from sockjs.cyclone.httpconn import abort_if_not_draining, abort_if_stuck, watch_loss
-from sockjs.protocol import frames, http, transports
-from sockjs.protocol.frames import CloseCode
+from sockjs.protocol import http, session, transports
+from sockjs.protocol.admission import Refusal
+from sockjs.protocol.clientip import client_ip
 from sockjs.protocol.session import Output
 from sockjs.protocol.transports import Wire
-
-if TYPE_CHECKING:
-    from sockjs.cyclone._session import SessionHandle
 
 
 def _nothing() -> None:
@@ -59,15 +58,31 @@ class ReceiverHandler(SockJSHandler):
     def receive(self, session_id: str, wire: Wire) -> None:
         """Attach this request to ``session_id`` as its receiver."""
         self.wire = wire
-        self.service.attach_receiver(self, session_id, wire)
+        service = self.service
+        ip = client_ip(self.request.remote_ip or "", self.request.headers, service.trusted_proxies)
+        service.attach(self, session_id, wire, ip, self.connection_info)
 
     def connection_info(self) -> ConnectionInfo:
         """Client details for the application (no ids, see ConnectionInfo)."""
-        return from_request(self.request, self.service, self.wire.name)
+        service = self.service
+        return from_request(self.request, service.prefix, service.trusted_proxies, self.wire.name)
+
+    @property
+    def transport(self) -> Any:
+        """The TCP transport this response is written to."""
+        return self.request.connection.transport
 
     # -- called by the service and the session glue ---------------------------------
 
-    def begin_response(self, handle: SessionHandle) -> None:
+    def refuse(self, refusal: Refusal) -> None:
+        """No session for this request (admission): its close frame, or a status."""
+        if refusal.close is None:
+            self.respond(refusal.status, [], refusal.detail.encode())
+            return
+        self.begin(None)
+        self.write_output(session.refusal(self.wire, refusal.close))
+
+    def begin(self, handle: SessionHandle | None) -> None:
         """Start the response; streaming ones send their head and prelude now."""
         self._handle = handle
         self._counted = True
@@ -87,41 +102,30 @@ class ReceiverHandler(SockJSHandler):
             return
         if output.chunks:
             self.write_chunks(output.chunks)
-        if output.end:
-            if self._stalled and self._closed_as_slow_consumer():
-                # The client stopped reading: it would not read another
-                # response either, so the connection goes too, aborted if the
-                # client never reads what is queued.
-                connection = self.request.connection
-                connection.no_keep_alive = True
-                self.end_stream()
-                timer = abort_if_stuck(connection.transport, self.service.reactor)
-                if timer is not None:
-                    watch_loss(connection, lambda: timer.cancel() if timer.active() else None)
-                return
-            self.end_stream()
-            if self._stalled:
-                # A normal end (response_limit, a close frame) while the
-                # client is still reading a large write: the connection stays
-                # open, since closing a keep-alive connection after a complete
-                # response races the client's next request on it ("socket
-                # hang up"). It is aborted only if the client stops reading.
-                connection = self.request.connection
-                watchdog = abort_if_not_draining(connection.transport, self.service.reactor)
-                if watchdog is not None:
-                    watch_loss(connection, watchdog.cancel)
-        else:
+        if not output.end:
             self._park()
-
-    def refuse_session(self, refusal: tuple[int, str]) -> None:
-        """No new session (a limit, or shutdown): its close frame instead of ``o``.
-
-        Nothing is created; the client's library reports a close with
-        ``refusal``'s code and reason.
-        """
-        if self.wire.streaming:
-            self.start_stream(self.content_type, self.wire.prelude)
-        self.write_output(Output([self.wire.wrap(frames.close_frame(*refusal))], end=True))
+            return
+        connection = self.request.connection
+        if output.drop_connection and self._stalled:
+            # The client stopped reading: it would not read another response
+            # either, so the connection goes too, aborted if the client never
+            # reads what is queued.
+            connection.no_keep_alive = True
+            self.end_stream()
+            timer = abort_if_stuck(connection.transport, self.service.reactor)
+            if timer is not None:
+                watch_loss(connection, lambda: timer.cancel() if timer.active() else None)
+            return
+        self.end_stream()
+        if self._stalled:
+            # A normal end (response_limit, a close frame) while the client is
+            # still reading a large write: the connection stays open, since
+            # closing a keep-alive connection after a complete response races
+            # the client's next request on it ("socket hang up"). It is
+            # aborted only if the client stops reading.
+            watchdog = abort_if_not_draining(connection.transport, self.service.reactor)
+            if watchdog is not None:
+                watch_loss(connection, watchdog.cancel)
 
     def abort_response(self) -> None:
         """The server is going away: end the response without a frame."""
@@ -179,17 +183,11 @@ class ReceiverHandler(SockJSHandler):
 
     # -- IPushProducer ----------------------------------------------------------------
 
-    def _closed_as_slow_consumer(self) -> bool:
-        handle = self._handle
-        return handle is not None and handle.core.close_code == CloseCode.SLOW_CONSUMER
-
     def pauseProducing(self) -> None:
         """The client's socket is full: queue frames in the session."""
         self._stalled = True
-        handle = self._handle
-        receiver = handle.core.receiver if handle is not None else None
-        if handle is not None and receiver is not None and receiver.token is self:
-            handle.core.pause()
+        if self._handle is not None:
+            self._handle.pause(self)
 
     def resumeProducing(self) -> None:
         """The client reads again: write what queued."""
@@ -216,7 +214,7 @@ class XhrPollingHandler(ReceiverHandler):
 
     def options(self, server_id: str, session_id: str) -> None:
         """Preflight."""
-        self.service.preflight(self, "OPTIONS, POST")
+        self.preflight("OPTIONS, POST")
 
 
 class XhrStreamingHandler(XhrPollingHandler):

@@ -7,8 +7,13 @@ from urllib.parse import parse_qs
 from sockjs.cyclone.handlers.base import SockJSHandler
 from sockjs.protocol import http
 from sockjs.protocol.encoding import decode_payload
-from sockjs.protocol.errors import BodyTooLarge, BrokenJSON, PayloadExpected, SessionNotFound
-from sockjs.protocol.limits import check_message_count
+from sockjs.protocol.errors import (
+    BodyTooLarge,
+    BrokenJSON,
+    PayloadExpected,
+    SessionNotFound,
+    check_message_count,
+)
 
 
 class SenderHandler(SockJSHandler):
@@ -52,7 +57,7 @@ class XhrSendHandler(SenderHandler):
 
     def options(self, server_id: str, session_id: str) -> None:
         """Preflight."""
-        self.service.preflight(self, "OPTIONS, POST")
+        self.preflight("OPTIONS, POST")
 
 
 class JsonpSendHandler(SenderHandler):

@@ -34,7 +34,7 @@ class InfoHandler(SockJSHandler):
 
     def options(self) -> None:
         """Preflight for ``/info``."""
-        self.service.preflight(self, "OPTIONS, GET")
+        self.preflight("OPTIONS, GET")
 
 
 class IframeHandler(SockJSHandler):

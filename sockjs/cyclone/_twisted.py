@@ -1,0 +1,330 @@
+"""Every use of Twisted's private internals, fenced in one module.
+
+The adapter relies on a few things Twisted does not promise; each is named
+here and checked by ``tests/cyclone/test_twisted_fence.py``, which fails
+naming the attribute if a Twisted release changes it:
+
+* ``FileDescriptor._tempDataBuffer`` / ``_tempDataLen`` / ``dataBuffer`` /
+  ``offset``: the bytes queued for a connection (write-now, corking, drain
+  checks), and ``_aborting`` / ``socket`` / ``TLS`` on ``tcp.Server``;
+* ``LineReceiver._buffer`` / ``_busyReceiving``: the bytes an HTTP parser
+  holds (whole-head parsing, pipelining, taking a socket over);
+* instance-level ``dataReceived`` / ``connectionLost``: a protocol is
+  rewired after a WebSocket upgrade and watched for the loss of its socket.
+
+Nothing else in ``sockjs/`` touches a private attribute of Twisted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.tcp import Server as _TCPServer
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+from sockjs.cyclone._clock import Clock, DelayedCall
+
+# -- what a connection has queued -----------------------------------------------------------
+
+
+def queued_bytes(transport: Any) -> int:
+    """Bytes written to ``transport`` and not yet sent (0 for a transport without a buffer)."""
+    # FileDescriptor keeps unsent bytes in dataBuffer (from offset on) and
+    # in _tempDataBuffer (_tempDataLen bytes).
+    buffered = getattr(transport, "dataBuffer", b"")
+    return len(buffered) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
+
+
+def flushed(transport: Any) -> bool:
+    """Nothing is left to send, or the connection is gone."""
+    return not getattr(transport, "connected", False) or queued_bytes(transport) == 0
+
+
+# -- writing now, and corking -----------------------------------------------------------------
+
+#: Largest write :func:`write_now` may send straight to the socket.
+DIRECT_WRITE_MAX = 16384
+#: Bytes held for one connection while corked before they are sent anyway
+#: (Twisted's own buffer limit: past it, back-pressure applies as usual).
+CORK_MAX = 65536
+
+_cork_depth = 0
+#: Connections with writes held by the current cork.
+_held: list[Any] = []
+
+
+def cork() -> None:
+    """Hold small writes until the matching :func:`uncork` (calls nest).
+
+    Used while one network read that completed several messages is
+    processed: what they make the server write to each connection then
+    leaves in one system call instead of one per message, bytes and order
+    unchanged.
+    """
+    global _cork_depth
+    _cork_depth += 1
+
+
+def uncork() -> None:
+    """Send what was held since the outermost :func:`cork`, one write per connection."""
+    global _cork_depth
+    _cork_depth -= 1
+    if _cork_depth or not _held:
+        return
+    held = _held[:]
+    _held.clear()
+    for transport in held:
+        _release(transport)
+
+
+def write_now(transport: Any, data: bytes) -> None:
+    """``transport.write(data)``, sent to the socket at once when nothing is queued.
+
+    Twisted queues every write until its next pass over the descriptors
+    (an epoll change, a ``doWrite`` call, another epoll change). On a plain
+    TCP connection with an empty buffer the bytes can go out right away;
+    whatever the kernel does not take is queued the usual way, so ordering,
+    back-pressure and error handling stay Twisted's. Only small writes take
+    this path. Between :func:`cork` and :func:`uncork` they are held in
+    Twisted's own buffer instead, so any other write stays behind them.
+    """
+    if _cork_depth:
+        if getattr(transport, "_sockjs_held", False):
+            transport._tempDataBuffer.append(data)
+            transport._tempDataLen += len(data)
+            if transport._tempDataLen > CORK_MAX:
+                _held.remove(transport)
+                _release(transport)
+            return
+        if len(data) <= DIRECT_WRITE_MAX and _can_send(transport):
+            transport._tempDataBuffer.append(data)
+            transport._tempDataLen += len(data)
+            transport._sockjs_held = True
+            _held.append(transport)
+            return
+    elif len(data) <= DIRECT_WRITE_MAX and _can_send(transport):
+        _send(transport, data)
+        return
+    transport.write(data)
+
+
+def _can_send(transport: Any) -> bool:
+    """A plain TCP connection, open, with nothing queued in Twisted's buffer."""
+    return bool(
+        type(transport) is _TCPServer
+        and not transport.TLS
+        and not transport._tempDataLen
+        and not transport.dataBuffer
+        and transport.connected
+        and not transport.disconnecting
+        and not transport._aborting
+    )
+
+
+def _send(transport: Any, data: bytes) -> None:
+    """Send what the socket takes now; Twisted queues the rest."""
+    try:
+        sent = transport.socket.send(data)
+    except OSError:
+        sent = 0  # EAGAIN, or an error Twisted's doWrite will report
+    if sent != len(data):
+        transport.write(data[sent:] if sent else data)
+
+
+def _release(transport: Any) -> None:
+    """Send a connection's held bytes (and whatever was written behind them)."""
+    transport._sockjs_held = False
+    if (
+        transport.dataBuffer
+        or transport.disconnecting
+        or transport._aborting
+        or not transport.connected
+    ):
+        # Twisted flushes its buffer itself (after loseConnection(), it then
+        # closes); an aborted or lost connection drops it, as Twisted would.
+        if transport.connected and not transport._aborting:
+            transport.startWriting()
+        return
+    buffered = transport._tempDataBuffer
+    data = buffered[0] if len(buffered) == 1 else b"".join(buffered)
+    transport._tempDataBuffer = []
+    transport._tempDataLen = 0
+    _send(transport, data)
+
+
+def set_no_delay(transport: Any) -> None:
+    """``TCP_NODELAY`` on, once per connection (it is a system call)."""
+    if getattr(transport, "_sockjs_no_delay", False):
+        return
+    set_no_delay = getattr(transport, "setTcpNoDelay", None)
+    if set_no_delay is not None:
+        with contextlib.suppress(OSError):  # not a TCP socket (UNIX sockets)
+            set_no_delay(True)
+        with contextlib.suppress(AttributeError):  # a transport with __slots__
+            transport._sockjs_no_delay = True
+
+
+# -- connections that do not drain ------------------------------------------------------------
+
+#: Seconds a client gets to read what is still queued for it once the server
+#: closed its connection, before the connection is aborted.
+CLOSE_TIMEOUT = 10.0
+
+
+def abort_if_stuck(transport: Any, clock: Clock, timeout: float = CLOSE_TIMEOUT) -> Any:
+    """Call right after ``loseConnection``: abort in ``timeout`` s if bytes are still queued.
+
+    Twisted closes a connection only once its write buffer is flushed, so a
+    client that stopped reading would keep the socket and the buffer for
+    ever. Returns the timer (``None`` when nothing is queued); the caller
+    cancels it when the connection is lost.
+    """
+    if queued_bytes(transport):
+        return clock.callLater(timeout, transport.abortConnection)
+    return None
+
+
+class DrainWatchdog:
+    """Aborts a connection whose queued bytes stop draining; see :func:`abort_if_not_draining`."""
+
+    def __init__(self, transport: Any, clock: Clock, timeout: float) -> None:
+        self._transport = transport
+        self._clock = clock
+        self._timeout = timeout
+        self._last = queued_bytes(transport)
+        self._producer = getattr(transport, "producer", None)
+        self._timer: DelayedCall | None = clock.callLater(timeout, self._check)
+
+    def _check(self) -> None:
+        transport = self._transport
+        queued = queued_bytes(transport)
+        if queued == 0 or getattr(transport, "producer", None) is not self._producer:
+            # Drained, or a new streaming response holds the connection: the
+            # client asked for more, so it read what was queued (HTTP/1.1
+            # clients wait for a response before the next request).
+            self._timer = None
+        elif queued >= self._last:  # nothing read for a whole period
+            self._timer = None
+            transport.abortConnection()
+        else:
+            self._last = queued
+            self._timer = self._clock.callLater(self._timeout, self._check)
+
+    def cancel(self) -> None:
+        """Stop watching (the connection is gone)."""
+        timer, self._timer = self._timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+
+def abort_if_not_draining(
+    transport: Any, clock: Clock, timeout: float = CLOSE_TIMEOUT
+) -> DrainWatchdog | None:
+    """Abort ``transport`` if its queued bytes do not shrink for ``timeout`` s.
+
+    For a connection kept open (keep-alive) after a response whose last
+    bytes are still queued: a client still reading is left alone however
+    slow; one that stopped reading does not keep the socket and the buffer
+    for ever. ``None`` when nothing is queued; the caller cancels the
+    watchdog when the connection is lost.
+    """
+    if transport is None or queued_bytes(transport) == 0:
+        return None
+    return DrainWatchdog(transport, clock, timeout)
+
+
+# -- protocols: loss of the socket, taking a socket over ---------------------------------------
+
+
+def watch_loss(protocol: Any, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` when ``protocol``'s connection is lost; returns an unwatch function.
+
+    Cyclone's ``notifyFinish`` also fires when *another* request on the
+    same connection finishes, which a parked long-poll must not take for the
+    client going away; so the protocol's own ``connectionLost`` is wrapped.
+    """
+    watchers: list[Callable[[], None]] | None = getattr(protocol, "_sockjs_loss_watchers", None)
+    if watchers is None:
+        watchers = []
+        original = protocol.connectionLost
+        registered = watchers
+
+        def connection_lost(reason: Failure) -> None:
+            try:
+                original(reason)
+            finally:
+                for watcher in list(registered):
+                    watcher()
+
+        # Instance attribute: Twisted looks connectionLost up on the protocol.
+        protocol.connectionLost = connection_lost
+        protocol._sockjs_loss_watchers = watchers
+    watchers.append(callback)
+    active = watchers
+
+    def unwatch() -> None:
+        if callback in active:
+            active.remove(callback)
+
+    return unwatch
+
+
+def route_bytes(protocol: Any, on_raw: Callable[[bytes], None]) -> None:
+    """Every further byte of ``protocol``'s connection goes straight to ``on_raw``.
+
+    No HTTP parsing is left to do after a WebSocket upgrade, and this is the
+    hot path of every WebSocket message, so ``dataReceived`` itself is
+    replaced on the instance (Twisted looks it up there).
+    """
+    protocol.dataReceived = on_raw
+
+
+def take_raw(protocol: LineReceiver, on_raw: Callable[[bytes], None]) -> bytes:
+    """Put a ``LineReceiver`` in raw mode feeding ``on_raw``; returns the bytes it held."""
+    protocol.rawDataReceived = on_raw  # type: ignore[method-assign]
+    buffered = take_line_buffer(protocol)
+    protocol.setRawMode()  # type: ignore[no-untyped-call]
+    return buffered
+
+
+def take_line_buffer(protocol: LineReceiver) -> bytes:
+    """The bytes a ``LineReceiver`` holds and has not parsed yet; it holds none after."""
+    buffered = bytes(protocol._buffer)
+    protocol._buffer = b""
+    return buffered
+
+
+def set_line_buffer(protocol: LineReceiver, data: bytes) -> None:
+    """Make ``data`` the bytes a ``LineReceiver`` holds (it parses them on the next read)."""
+    protocol._buffer = data
+
+
+def line_buffer_size(protocol: LineReceiver) -> int:
+    """How many bytes a ``LineReceiver`` holds unparsed."""
+    return len(protocol._buffer)
+
+
+def as_parser_step(protocol: LineReceiver, step: Callable[[], None]) -> None:
+    """Run ``step`` as ``LineReceiver.dataReceived`` runs a line handler.
+
+    With ``_busyReceiving`` set, bytes fed from inside ``step`` (a
+    re-entrant ``dataReceived``) are queued instead of parsed out of order.
+    """
+    protocol._busyReceiving = True
+    try:
+        step()
+    finally:
+        protocol._busyReceiving = False
+
+
+def resume_parsing(protocol: LineReceiver) -> None:
+    """Parse what the ``LineReceiver`` holds, as if an empty read arrived."""
+    LineReceiver.dataReceived(protocol, b"")  # type: ignore[no-untyped-call]
+
+
+def is_receiving(protocol: LineReceiver) -> bool:
+    """A ``LineReceiver`` is inside its ``dataReceived`` (a re-entrant call would queue)."""
+    return bool(protocol._busyReceiving)
