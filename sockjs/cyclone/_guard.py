@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import inspect
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -75,7 +74,7 @@ class HookGuard:
     def start(self, conn: AppConnection, info: ConnectionInfo | None) -> None:
         """Run ``connectionMade``; messages delivered meanwhile wait for it."""
         self.conn = conn
-        result = self._invoke(conn.connectionMade, info)
+        result = self._invoke("connectionMade", info)
         if isinstance(result, Deferred):
             self._pending = deque()
             result.addBoth(self._made)
@@ -105,21 +104,20 @@ class HookGuard:
             else:
                 pending.extend(batch)
             return
-        conn = self.conn
-        if conn is None:
+        if self.conn is None:
             return
         if len(batch) == 1:
-            self._deliver_one(conn, batch[0])
+            self._deliver_one(batch[0])
             return
         self._pending = deque(batch)
         self._pump()
 
-    def _deliver_one(self, conn: Any, message: Any) -> None:
+    def _deliver_one(self, message: Any) -> None:
         # The usual case, one message and none waiting, without making a
         # queue: _BUSY stands for an empty one while the hook runs, and
         # becomes a real queue if anything is delivered meanwhile.
         self._pending = _BUSY
-        outcome = self._invoke(conn.messageReceived, message)
+        outcome = self._invoke("messageReceived", message)
         if outcome is _FAILED:
             self._failed()
             return
@@ -140,10 +138,9 @@ class HookGuard:
             return
         pending = self._pending
         while pending:
-            conn = self.conn
-            if conn is None or not self._accepting():
+            if self.conn is None or not self._accepting():
                 break
-            outcome = self._invoke(conn.messageReceived, pending.popleft())
+            outcome = self._invoke("messageReceived", pending.popleft())
             if outcome is None:  # the usual synchronous hook
                 continue
             if outcome is _FAILED:
@@ -168,7 +165,7 @@ class HookGuard:
         self._pending = None
         conn = self.conn
         if conn is not None:
-            outcome = self._invoke(conn.connectionLost)
+            outcome = self._invoke("connectionLost")
             if isinstance(outcome, Deferred):
                 outcome.addErrback(
                     lambda failure: self._hook_failed(_hook_name(conn, "connectionLost"), failure)
@@ -179,12 +176,12 @@ class HookGuard:
         """``connectionMade`` or a ``messageReceived`` has not finished yet."""
         return self._pending is not None
 
-    def _invoke(self, hook: Callable[..., Any], *args: Any) -> Any:
-        """Run an application hook; a Deferred for async results, ``_FAILED`` on error."""
+    def _invoke(self, hook: str, *args: Any) -> Any:
+        """Run the connection's ``hook``; a Deferred for async results, ``_FAILED`` on error."""
         try:
-            result = hook(*args)
+            result = getattr(self.conn, hook)(*args)
         except Exception:
-            self._hook_failed(_hook_name(self.conn, getattr(hook, "__name__", "hook")), None)
+            self._hook_failed(_hook_name(self.conn, hook), None)
             return _FAILED
         if result is not None and inspect.iscoroutine(result):
             return Deferred.fromCoroutine(result)

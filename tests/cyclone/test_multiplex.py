@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from helpers import LogCapture, Server, new_sid
+from twisted.internet.defer import Deferred
 
 from sockjs.cyclone import MultiplexConnection, SockJSConnection
 from sockjs.cyclone.multiplex import ChannelSession
@@ -345,3 +346,69 @@ def test_channel_session_is_what_channels_see(demo: Server, log: Log) -> None:
     bob.session.send_message("direct")
     bob.session.sendMessage("alias")
     assert mux.messages() == ["msg,bob,Bob doesn't agree.", "msg,bob,direct", "msg,bob,alias"]
+
+
+def test_an_async_channel_hook_keeps_its_messages_in_order(log: Log) -> None:
+    """One callback guard: a channel waits for its Deferred like a session does."""
+    pending: list[Deferred[None]] = []
+
+    class Slow(SockJSConnection):
+        def messageReceived(self, message: Any) -> Deferred[None]:
+            log.events.append(("slow", "message", message))
+            waiting: Deferred[None] = Deferred()
+            waiting.addCallback(lambda _: self.sendMessage("done " + message))
+            pending.append(waiting)
+            return waiting
+
+    server = Server(MultiplexConnection.create(slow=Slow))
+    mux = Mux(server)
+    mux.send("sub,slow", "msg,slow,1", "msg,slow,2")
+    assert [value for _, value in log.of("slow", "message")] == ["1"]
+    pending.pop(0).callback(None)
+    assert [value for _, value in log.of("slow", "message")] == ["1", "2"]
+    pending.pop(0).callback(None)
+    assert mux.messages() == ["msg,slow,done 1", "msg,slow,done 2"]
+
+
+def test_a_coroutine_channel_hook_keeps_order_and_its_failure_ends_the_channel(
+    log: Log, logs: LogCapture
+) -> None:
+    """A coroutine hook is waited for; one that raises ends that channel only, with 1011."""
+    gate: Deferred[None] = Deferred()
+
+    class Async(SockJSConnection):
+        async def messageReceived(self, message: Any) -> None:
+            log.events.append(("async", "message", message))
+            if message == "wait":
+                await gate
+            if message == "boom":
+                raise ValueError(message)
+
+        def connectionLost(self) -> None:
+            log.events.append(("async", "lost", self.close_info))
+
+    server = Server(MultiplexConnection.create(a=Async, ann=channel("ann", log, reply="ok ")))
+    mux = Mux(server)
+    mux.send("sub,a", "sub,ann", "msg,a,wait", "msg,a,boom", "msg,ann,x")
+    assert [value for _, value in log.of("async", "message")] == ["wait"]
+    assert mux.messages() == ["msg,ann,ok x"]
+    gate.callback(None)
+    assert [value for _, value in log.of("async", "message")] == ["wait", "boom"]
+    assert mux.messages() == ["uns,a"]
+    (lost,) = log.of("async", "lost")
+    assert (lost[1].code, lost[1].initiator) == (1011, "server")
+    assert len(logs.take_failures()) == 1
+    mux.send("msg,ann,y")
+    assert mux.messages() == ["msg,ann,ok y"]
+
+
+def test_a_deferred_channel_connection_made_holds_its_messages(log: Log) -> None:
+    opened: Deferred[None] = Deferred()
+    server = Server(
+        MultiplexConnection.create(late=channel("late", log, on_open=lambda conn: opened))
+    )
+    mux = Mux(server)
+    mux.send("sub,late", "msg,late,first")
+    assert log.of("late", "message") == []
+    opened.callback(None)
+    assert [value for _, value in log.of("late", "message")] == ["first"]
