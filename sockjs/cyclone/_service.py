@@ -63,6 +63,9 @@ class Service:
         self._timer: DelayedCall | None = None
         self._timer_at: float | None = None
         self._stopped = False
+        #: Called with each new session object (``conn``, ``close_info``...) as
+        #: it is made; :mod:`sockjs.cyclone.testing` finds its clients' sessions so.
+        self.session_observers: list[Callable[[Any], None]] = []
         #: ``max_sessions`` / ``max_sessions_per_ip`` accounting (every session kind).
         self.limiter = SessionLimiter(options.max_sessions, options.max_sessions_per_ip)
         #: A graceful shutdown is under way: new sessions are refused with 1001.

@@ -119,6 +119,8 @@ class AppHooks:
         self._counted = False
         # Messages waiting for an asynchronous hook; None while nothing waits.
         self._pending: deque[Any] | None = None
+        for observer in service.session_observers:
+            observer(self)
 
     def _accepting(self) -> bool:  # pragma: no cover - interface
         """Messages may still reach the application (the session is open)."""

@@ -1,0 +1,158 @@
+"""What happens on an open WebSocket: message events and the SockJS rules for them.
+
+The framing layers (RFC 6455 through ``websockets`` in the adapter, hixie-76
+in :mod:`sockjs.protocol.hixie76`) turn socket bytes into the events below;
+the functions after them decide what each event means (PROTOCOL.md 7.8,
+7.9), so the adapter only carries the decision out:
+
+* a list of messages for the application;
+* :class:`Fail`: send this Close frame at once and drop the connection,
+  without a ``c`` frame (a client fault on the socket itself);
+* :class:`CloseSession`: close the SockJS session (its ``c`` frame goes
+  out, then the Close frame of :func:`close_after`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sockjs.protocol import closing
+from sockjs.protocol.closing import CloseInfo
+from sockjs.protocol.encoding import decode_websocket_message
+from sockjs.protocol.errors import BrokenJSON
+
+# -- events of the framing layers -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextMessage:
+    """A complete text message from the client."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryMessage:
+    """A complete binary message from the client."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CloseReceived:
+    """The client sent a Close frame (``1005`` when it carried no code).
+
+    The framing layer has answered it; the connection is over.
+    """
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolError:
+    """The client broke the protocol; the framing layer has sent its Close.
+
+    ``code`` is the close code sent (1002 framing, 1007 bad UTF-8, 1009 too
+    big, 1011 unexpected).
+    """
+
+    code: int
+    reason: str
+
+
+Event = TextMessage | BinaryMessage | CloseReceived | ProtocolError
+
+# -- decisions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A client fault to count and log: stats kind, and the setting involved if any."""
+
+    kind: str
+    detail: str
+    limit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """Send :attr:`close` as the Close frame now and drop the connection (no ``c`` frame)."""
+
+    close: CloseInfo
+    fault: Fault
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSession:
+    """Close the SockJS session with :attr:`close` (``c`` frame, then the usual Close)."""
+
+    close: CloseInfo
+    fault: Fault
+
+
+#: RFC 6455 "message too big": the framing layer refused a message over ``max_message_size``.
+_MESSAGE_TOO_BIG = 1009
+_FAULT_KINDS = {1003: "binary_message", 1007: "invalid_utf8", 3000: "bad_json"}
+
+
+def sockjs_message(text: str, max_messages: int) -> list[Any] | Fail | CloseSession:
+    """A text message on the SockJS endpoint: its messages, or what to do instead.
+
+    Not JSON: :data:`~sockjs.protocol.closing.BROKEN_FRAMING`, no ``c`` frame
+    first (as sockjs-node 0.3.16+). More than ``max_messages`` messages: the
+    session closes with :data:`~sockjs.protocol.closing.TOO_MANY_MESSAGES`;
+    none of them reaches the application (part of a batch would surprise
+    more than none).
+    """
+    try:
+        messages = decode_websocket_message(text)
+    except BrokenJSON:
+        close = closing.BROKEN_FRAMING
+        return Fail(close, Fault("bad_json", close.reason))
+    if len(messages) > max_messages:
+        fault = Fault(
+            "too_many_messages",
+            f"{len(messages)} messages in one WebSocket message",
+            "max_messages_per_request",
+        )
+        return CloseSession(closing.TOO_MANY_MESSAGES, fault)
+    return messages
+
+
+def binary_message() -> Fail:
+    """A binary message: SockJS is a text protocol (RFC 6455 "unsupported data", 1003)."""
+    close = closing.BINARY_REFUSED
+    return Fail(close, Fault("binary_message", close.reason))
+
+
+def protocol_error(event: ProtocolError) -> tuple[CloseInfo, Fault]:
+    """The close a framing error ended the socket with, and the fault to report."""
+    if event.code == _MESSAGE_TOO_BIG:
+        fault = Fault("message_too_big", event.reason, "max_message_size")
+    else:
+        fault = Fault(_FAULT_KINDS.get(event.code, "ws_protocol_error"), event.reason)
+    return closing.by_server(event.code, event.reason), fault
+
+
+def close_after(session_close: CloseInfo) -> CloseInfo:
+    """The Close frame that follows a session's ``c`` frame on the SockJS endpoint.
+
+    Always the generic 1000, as sockjs-node sends (PROTOCOL.md 7.8, 10.1 item
+    13): the session's own code and reason travel in the ``c`` frame. A
+    shutdown says "going away" in both.
+    """
+    if session_close.code == closing.GOING_AWAY.code:
+        return closing.GOING_AWAY
+    return closing.NORMAL_CLOSURE
+
+
+def raw_close(close: CloseInfo) -> tuple[int, str]:
+    """Code and reason of the Close frame closing a raw WebSocket.
+
+    A code that may not appear in a Close frame (1005, 2010...) goes out as
+    1000; the reason is kept (lone surrogates replaced).
+    """
+    reason = close.reason.encode("utf-8", "replace").decode("utf-8")
+    return closing.sendable_code(close.code), reason
