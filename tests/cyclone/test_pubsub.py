@@ -345,7 +345,8 @@ def test_session_closed_by_a_delivery_publishes_after_it(make_server: MakeServer
             self.publish("room", "someone left")
 
     server = make_server(Announcer, {"max_queued_bytes": 100})
-    slow, fast = server.open(), server.open()
+    # An xhr client between two polls: no receiver is attached to its session.
+    slow, fast = server.open(transport="xhr"), server.open()
     slow.stop_polling()  # its messages queue up in the session
     server.publish("room", "x" * 200)  # over max_queued_bytes: the slow session closes
     assert slow.close_info is not None

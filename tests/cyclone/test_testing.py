@@ -367,7 +367,9 @@ def test_polling_client_comes_back_and_keeps_its_session(make_server: MakeServer
 
 def test_messages_queued_while_not_polling_arrive_on_resume(make_server: MakeServer) -> None:
     server = make_server(Echo, {"disconnect_delay": 5})
-    client = server.open(transport="xhr_streaming")
+    # A poll ended right after open: no receiver is attached (a streaming
+    # response would stay attached, and get the messages, after stop_polling).
+    client = server.open(transport="xhr")
     client.stop_polling()
     conn = client.connection
     assert conn is not None
