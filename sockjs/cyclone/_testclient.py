@@ -128,7 +128,12 @@ class TestClient:
     # -- what the client does ---------------------------------------------------------
 
     def send(self, *messages: Any) -> None:
-        """Send messages in one request, as ``xhr_send`` (or one WebSocket message) does."""
+        """Send messages in one request, as ``xhr_send`` (or one WebSocket message) does.
+
+        A ``404`` (the server no longer knows the session) raises
+        :class:`ClientClosedError`; any other HTTP error (``413`` past
+        ``max_request_body``...) raises :class:`RuntimeError`.
+        """
         self._flush()
         if self._gone or self._close_frame is not None:
             raise ClientClosedError("this client's session is over; open a new client")

@@ -63,7 +63,8 @@ request on a connection of its own:
   sockjs-client only ever sends strings; other JSON values are accepted.
 * :meth:`TestClient.disconnect` drops the client's connection (a polling
   client polls first), so the session closes at once with
-  ``close_info.initiator == "client"``.
+  ``close_info.initiator == "client"``; after ``stop_polling()`` there may
+  be no connection to drop, and the session expires instead.
 * :meth:`TestClient.stop_polling`: the client makes no new receiving
   request, so once no receiver is attached the session expires after
   ``disconnect_delay`` (``initiator == "timeout"``). A receiver already
@@ -188,6 +189,8 @@ class SockJSTestServer:
         only for ``trusted_proxies``, as in production); ``headers``,
         ``cookies`` and ``arguments`` (query string) go with each request
         and reach the application's :class:`~sockjs.cyclone.ConnectionInfo`.
+        An HTTP error answering the opening request (``503`` from a stopped
+        router, ``403`` for a refused origin...) raises :class:`RuntimeError`.
         """
         wire = TRANSPORTS.get(transport)
         if wire is None:
