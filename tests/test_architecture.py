@@ -46,8 +46,9 @@ LAYERS: list[tuple[str, set[str]]] = [
             "handlers.websocket",
         },
     ),
-    ("L5 router, shutdown, testing", {"_shutdown", "router", "testing", "_memclient"}),
-    ("L6 metrics and brokers", {"metrics", "redisbroker", "_redislink", "streamsbroker"}),
+    ("L5 router, shutdown", {"_shutdown", "router"}),
+    ("L6 the testing harness", {"_memclient", "_testclient", "testing"}),
+    ("L7 metrics and brokers", {"metrics", "redisbroker", "_redislink", "streamsbroker"}),
     ("the public package", {""}),
 ]
 #: Lines the adapter (sockjs/cyclone) may have in all, and one module of either part.

@@ -39,17 +39,17 @@ def test_channels_know_their_router_and_close_info() -> None:
         client.send("sub,room")
         parent = client.connection
         assert isinstance(parent, MultiplexConnection)
-        channel = parent._channels.open["room"]
+        channel = parent._channels.open["room"].conn
         assert channel.router is server.router
         session = channel.session
         client.send("uns,room")
         assert session.close_info == CloseInfo(1000, "Channel closed by the client", "client")
         client.send("sub,room")
-        second = parent._channels.open["room"]
+        second = parent._channels.open["room"].conn
         second.close(4000, "bye")
         assert second.close_info == CloseInfo(4000, "bye", "application")
         client.send("sub,room")
-        third = parent._channels.open["room"]
+        third = parent._channels.open["room"].conn
         client.disconnect()
         assert third.close_info is not None
         assert third.close_info.initiator == "client"

@@ -346,7 +346,8 @@ def test_session_closed_by_a_delivery_publishes_after_it(make_server: MakeServer
             self.publish("room", "someone left")
 
     server = make_server(Announcer, {"max_queued_bytes": 100})
-    slow, fast = server.open(), server.open()
+    # An xhr client between two polls: no receiver is attached to its session.
+    slow, fast = server.open(transport="xhr"), server.open()
     slow.stop_polling()  # its messages queue up in the session
     server.publish("room", "x" * 200)  # over max_queued_bytes: the slow session closes
     assert slow.close_info is not None
@@ -593,7 +594,7 @@ def test_channel_session_resolution(multiplexed: SockJSTestServer) -> None:
     client.channel("ticks")
     parent = client.connection
     assert isinstance(parent, MultiplexConnection)
-    channel_conn = parent._channels.open["ticks"]
+    channel_conn = parent._channels.open["ticks"].conn
     hub = multiplexed.service.pubsub
     assert hub_for(channel_conn.session) is hub
     assert isinstance(hub, Hub)
@@ -616,18 +617,18 @@ def test_reopened_channel_replaces_the_closed_ones_slot(multiplexed: SockJSTestS
     client.channel("ticks")
     parent = client.connection
     assert isinstance(parent, MultiplexConnection)
-    old = parent._channels.open["ticks"].session
+    old = parent._channels.open["ticks"]
     client.send("uns,ticks")  # ending the channel drops its subscription at once
     hub = multiplexed.service.pubsub
     assert hub.subscriber_count("ticks") == 0
     client.channel("ticks")
-    new = parent._channels.open["ticks"].session
+    new = parent._channels.open["ticks"]
     assert hub.subscriber_count("ticks") == 1
     assert hub.channels_of(old) == set()
     assert hub.channels_of(new) == {"ticks"}
-    hub.session_closed(old)  # the old channel no longer holds anything
+    hub.drop(old)  # the old channel no longer holds anything
     hub.unsubscribe(old, "ticks")
     assert hub.channels_of(new) == {"ticks"}
-    hub.session_closed(new)  # what ChannelSet.forget can call to drop a channel at once
+    hub.drop(new)  # what ChannelSet.end calls to drop a channel at once
     assert hub.subscriber_count("ticks") == 0
     assert hub.channels_of(parent.session) == set()

@@ -14,7 +14,8 @@ import pytest
 from helpers import LogCapture
 from twisted.internet.defer import Deferred
 
-from sockjs.cyclone import ConnectionInfo, MultiplexConnection, SockJSConnection
+import sockjs.cyclone.testing as testing_module
+from sockjs.cyclone import CloseInfo, ConnectionInfo, MultiplexConnection, SockJSConnection
 from sockjs.cyclone.testing import ClientClosedError, SockJSTestServer, TestClient
 
 MakeServer = Callable[..., SockJSTestServer]
@@ -58,6 +59,12 @@ class Recorder(SockJSConnection):
 
     def connectionLost(self) -> None:
         self.log.append(("lost", self.close_info))
+
+
+def initiator(client: TestClient) -> str | None:
+    """Who closed the client's session, if it is closed."""
+    info = client.close_info
+    return None if info is None else info.initiator
 
 
 def recorder(**hooks: Any) -> type[Recorder]:
@@ -367,7 +374,9 @@ def test_polling_client_comes_back_and_keeps_its_session(make_server: MakeServer
 
 def test_messages_queued_while_not_polling_arrive_on_resume(make_server: MakeServer) -> None:
     server = make_server(Echo, {"disconnect_delay": 5})
-    client = server.open(transport="xhr_streaming")
+    # A poll ended right after open: no receiver is attached (a streaming
+    # response would stay attached, and get the messages, after stop_polling).
+    client = server.open(transport="xhr")
     client.stop_polling()
     conn = client.connection
     assert conn is not None
@@ -544,3 +553,230 @@ def test_a_stopped_server_opens_nothing() -> None:
     with pytest.raises(RuntimeError, match="stopped"):
         server.open()
     server.assert_no_timers()
+
+
+# ---------------------------------------------------------------------------
+# What the real server does: limits, refusals, stopping
+# ---------------------------------------------------------------------------
+
+TOO_MANY_FROM_IP = 'c[1013,"Too many sessions from this address"]'
+TRANSPORTS_ALL = ("xhr_streaming", "xhr", "websocket")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS_ALL)
+def test_max_sessions_per_ip_refuses_a_second_client(
+    make_server: MakeServer, transport: str
+) -> None:
+    """The server's refusal, byte for byte: no session, c[1013,...] instead of "o"."""
+    server = make_server(Echo, {"max_sessions_per_ip": 1})
+    first = server.open(transport=transport)
+    second = server.open(transport=transport)
+    assert second.frames == [TOO_MANY_FROM_IP]
+    assert second.closed
+    assert second.close_frame == (1013, "Too many sessions from this address")
+    assert second.connection is None and second.close_info is None  # no session was made
+    with pytest.raises(ClientClosedError):
+        second.send("x")
+    first.send("unaffected")
+    assert first.frames == ["o", 'a["unaffected"]']
+    assert not first.closed
+    assert server.router.stats.dump()["errors_too_many_sessions"] == 1
+    elsewhere = server.open(ip="192.0.2.44", transport=transport)
+    assert elsewhere.frames == ["o"]
+    assert set(server.connections) == {first.connection, elsewhere.connection}
+
+
+def test_max_sessions_per_ip_counts_every_transport(make_server: MakeServer) -> None:
+    server = make_server(Echo, {"max_sessions_per_ip": 2})
+    server.open(transport="xhr")
+    server.open(transport="websocket")
+    assert [server.open(transport=t).frames for t in TRANSPORTS_ALL] == [[TOO_MANY_FROM_IP]] * 3
+    assert server.open(ip="192.0.2.1").frames == ["o"]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS_ALL)
+def test_clients_of_a_stopped_server_are_closed(make_server: MakeServer, transport: str) -> None:
+    rec = recorder()
+    server = make_server(rec)
+    client = server.open(transport=transport)
+    server.stop()
+    assert client.closed
+    assert client.close_frame is None  # dropped (or answered 503), no close frame
+    assert client.close_info == CloseInfo(1001, "Server going away", "server")
+    with pytest.raises(ClientClosedError):
+        client.send("late")
+    server.advance(3600)
+    assert [name for name, _ in rec.log] == ["made", "lost"]
+    server.assert_no_timers()
+    with pytest.raises(RuntimeError, match="stopped"):
+        server.open(transport=transport)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS_ALL)
+def test_a_router_stopped_directly_answers_503(make_server: MakeServer, transport: str) -> None:
+    server = make_server(Echo)
+    server.router.stop()
+    with pytest.raises(RuntimeError, match="stopped"):
+        server.open(transport=transport)
+    assert server.clients == []
+
+
+def test_graceful_shutdown_as_clients_see_it(make_server: MakeServer) -> None:
+    """sockjs.cyclone.shutdown's promises (see its module), on real requests."""
+    server = make_server(Echo, {"heartbeat_delay": 100})
+    stream, poller, socket = (server.open(transport=t) for t in TRANSPORTS_ALL)
+    done: list[None] = []
+    server.router.shutdown(grace=5).addCallback(done.append)
+    assert stream.close_frame == socket.close_frame == (1001, "Server going away")
+    assert poller.close_frame == (1001, "Server going away")  # at its next poll
+    assert server.open().frames == ['c[1001,"Server going away"]']  # instead of "o"
+    server.advance(5)
+    assert done == [None]
+    server.assert_no_timers()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS_ALL)
+def test_an_http_error_on_the_opening_request_is_raised(
+    make_server: MakeServer, transport: str
+) -> None:
+    server = make_server(Echo, {"allowed_origins": ["good.example"], "check_origin_http": True})
+    with pytest.raises(RuntimeError, match="answered 403"):
+        server.open(transport=transport, headers={"Origin": "https://evil.example"})
+    assert server.clients == []
+    client = server.open(transport=transport, headers={"Origin": "https://good.example"})
+    assert client.frames == ["o"]
+
+
+def test_an_http_error_on_xhr_send_is_raised(make_server: MakeServer) -> None:
+    server = make_server(Echo, {"max_request_body": 100})
+    client = server.open(transport="xhr")
+    with pytest.raises(RuntimeError, match="413"):
+        client.send("x" * 200)
+    client.send("small")
+    assert client.received == ["small"]
+
+
+# ---------------------------------------------------------------------------
+# Real clients: requests, polling, going away
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS_ALL)
+def test_the_application_sees_a_real_request(make_server: MakeServer, transport: str) -> None:
+    rec = recorder()
+    server = make_server(rec, prefix="/app")
+    server.open(transport=transport, headers={"User-Agent": "pytest"})
+    info = rec.log[0][1]
+    assert info.get_header("Host") == "127.0.0.1"
+    assert info.get_header("user-agent") == "pytest"
+    assert info.transport == transport
+    assert (info.get_header("Upgrade") == "websocket") is (transport == "websocket")
+
+
+def test_large_messages_cross_a_websocket_both_ways(make_server: MakeServer) -> None:
+    server = make_server(Echo)
+    client = server.open(transport="websocket")
+    big = ["é" * 70_000, "x" * 300]  # 64-bit and 16-bit frame lengths
+    client.send(*big)
+    assert client.received == big
+
+
+def test_stop_polling_keeps_an_attached_stream_until_it_ends(make_server: MakeServer) -> None:
+    rec = recorder()
+    server = make_server(rec, {"response_limit": 100, "disconnect_delay": 5})
+    client = server.open()
+    client.stop_polling()
+    conn = client.connection
+    assert conn is not None
+    conn.sendMessage("still attached")
+    assert client.received == ["still attached"]
+    conn.sendMessage("y" * 100)  # the stream reaches response_limit and ends
+    conn.sendMessage("queued")  # no new stream: this waits in the session
+    assert client.received == ["still attached", "y" * 100]
+    server.advance(4.9)
+    assert rec.log[-1][0] == "made"
+    server.advance(0.1)
+    assert initiator(client) == "timeout"
+    client.resume_polling()
+    assert client.closed and client.received == ["still attached", "y" * 100]
+
+
+def test_a_poll_parked_by_a_read_stays_until_the_heartbeat(make_server: MakeServer) -> None:
+    server = make_server(Echo, {"heartbeat_delay": 10, "disconnect_delay": 5})
+    client = server.open(transport="xhr")
+    assert client.frames == ["o"]  # reading lets the client poll again: it parks
+    client.stop_polling()
+    server.advance(9)
+    assert initiator(client) is None
+    server.advance(1)  # the heartbeat ends the poll; no new one comes
+    assert client.frames == ["o", "h"]
+    server.advance(4.9)
+    assert initiator(client) is None
+    server.advance(0.1)
+    assert initiator(client) == "timeout"
+
+
+def test_no_poll_at_the_end_of_open_nor_when_others_act(make_server: MakeServer) -> None:
+    rec = recorder()
+    server = make_server(rec, {"disconnect_delay": 5})
+    quiet = server.open(transport="xhr")
+    other = server.open(transport="xhr")
+    other.send("hello")
+    assert other.frames == ["o"]
+    quiet.stop_polling()  # no receiver was ever attached after the "o" poll
+    server.advance(5)
+    assert initiator(quiet) == "timeout"
+    assert initiator(other) is None
+
+
+def test_disconnect_without_a_receiver_lets_the_session_expire(make_server: MakeServer) -> None:
+    server = make_server(Echo, {"disconnect_delay": 5})
+    client = server.open(transport="xhr")
+    client.stop_polling()
+    client.disconnect()  # nothing to drop
+    assert client.closed and initiator(client) is None
+    server.advance(5)
+    assert initiator(client) == "timeout"
+
+
+def test_a_new_open_frame_means_the_server_lost_the_session(make_server: MakeServer) -> None:
+    rec = recorder()
+    server = make_server(rec, {"disconnect_delay": 5})
+    client = server.open(transport="xhr")
+    client.stop_polling()
+    conn = client.connection
+    assert conn is not None
+    conn.close()  # its close frame waits for a poll that does not come...
+    server.advance(5)  # ...until the session is forgotten
+    client.resume_polling()  # this poll makes a new session on the server
+    assert client.frames == ["o", "o"]
+    assert client.closed and client.close_frame is None  # "Server lost session"
+    assert initiator(client) == "application"
+    assert [name for name, _ in rec.log] == ["made", "lost", "made"]
+
+
+def test_disconnect_from_inside_a_hook_waits_for_the_hook(make_server: MakeServer) -> None:
+    clients: list[TestClient] = []
+    seen: list[int] = []
+
+    class Drops(SockJSConnection):
+        def messageReceived(self, message: Any) -> None:
+            clients[0].disconnect()
+            seen.append(server.router.session_count)
+
+    server = make_server(Drops)
+    clients.append(server.open())
+    clients[0].send("bye")
+    assert seen == [1]  # still open while the hook ran
+    assert server.router.session_count == 0
+    assert initiator(clients[0]) == "client"
+
+
+def test_polls_are_bounded(make_server: MakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = make_server(Echo)
+    client = server.open(transport="xhr")
+    assert client.connection is not None
+    client.connection.sendMessage("waiting")
+    monkeypatch.setattr(testing_module, "_MAX_POLLS_PER_FLUSH", 1)
+    with pytest.raises(RuntimeError, match="still polling"):
+        server.flush()  # one poll gets the message, the next one would park
