@@ -34,7 +34,7 @@ _FORGOTTEN = ("timeout", "client")
 
 
 class Harness(Protocol):
-    """What a client needs of the test server (:class:`~sockjs.cyclone.testing.SockJSTestServer`)."""
+    """What a client needs of its test server (``sockjs.cyclone.testing.SockJSTestServer``)."""
 
     #: The real Cyclone application under test.
     app: Any
