@@ -13,20 +13,13 @@ item 22: sockjs-node 0.3.3 lost that event).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sockjs.cyclone._guard import HookGuard
-from sockjs.cyclone._session import SessionHost
-from sockjs.cyclone._types import PubSub, RouterLike
-from sockjs.protocol import closing
+from sockjs.cyclone._session import SessionBase, SessionHost
 from sockjs.protocol.closing import CloseInfo
 from sockjs.protocol.frames import encode_message
 
 if TYPE_CHECKING:
-    from twisted.python.failure import Failure
-
-    from sockjs.cyclone._telemetry import Telemetry
     from sockjs.cyclone.conninfo import ConnectionInfo
 
 
@@ -44,21 +37,16 @@ class RawSocket(Protocol):
         """Send a Close frame for ``close``, then drop the connection."""
 
 
-class RawSessionHandle(HookGuard):
+class RawSessionHandle(SessionBase):
     """The ``session`` of a :class:`SockJSConnection` served over ``<prefix>/websocket``."""
 
-    __slots__ = ("_close_info", "_closed", "_counted", "_socket", "host", "info")
+    __slots__ = ("_close_info", "_closed", "_socket")
 
     def __init__(self, host: SessionHost, socket: RawSocket, info: ConnectionInfo) -> None:
-        super().__init__()
-        self.host = host
-        self.info = info
+        super().__init__(host, info)
         self._socket = socket
         self._closed = False
-        self._counted = False
         self._close_info: CloseInfo | None = None
-
-    # -- what the application sees --------------------------------------------------
 
     @property
     def is_closed(self) -> bool:
@@ -74,31 +62,6 @@ class RawSessionHandle(HookGuard):
     def transport(self) -> Any:
         """The TCP transport of the WebSocket."""
         return self._socket.transport
-
-    @property
-    def carrier(self) -> RawSessionHandle:
-        """A raw WebSocket carries itself."""
-        return self
-
-    @property
-    def topic(self) -> None:
-        """Not a multiplex channel."""
-        return None
-
-    @property
-    def pubsub(self) -> PubSub:
-        """The router's publish/subscribe hub."""
-        return self.host.pubsub
-
-    @property
-    def telemetry(self) -> Telemetry:
-        """The router's counters and log events."""
-        return self.host.telemetry
-
-    @property
-    def router(self) -> RouterLike | None:
-        """The router serving this connection."""
-        return self.host.router
 
     def send_message(self, message: Any) -> None:
         """Send ``message`` as one text message.
@@ -118,16 +81,6 @@ class RawSessionHandle(HookGuard):
         """Broadcast entry point: raw clients get the message itself, not its JSON."""
         self._send(message if isinstance(message, str) else encoded)
 
-    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
-        """Close with a WebSocket Close frame carrying ``code`` and ``reason``.
-
-        The connection is dropped right after the Close frame and the
-        application's ``connectionLost`` runs now. A code that may not appear
-        in a Close frame (for instance 1005 or 2010) is sent as 1000; the
-        reason is kept.
-        """
-        self.close_with(closing.by_application(code, reason))
-
     def close_with(self, close: CloseInfo) -> None:
         """Close with ``close`` (who closed included)."""
         if self._closed:
@@ -135,21 +88,11 @@ class RawSessionHandle(HookGuard):
         self._close_info = close
         self._closed = True
         self._socket.close_socket(close)
-        self._ended()
-
-    def broadcast(self, clients: Iterable[Any], message: Any) -> None:
-        """Send ``message`` to many connections, encoding it once."""
-        self.host.broadcast(clients, message)
-
-    # -- the transport side ---------------------------------------------------------
+        self._ended(close)
 
     def open(self) -> None:
         """The WebSocket is open: create the application's connection."""
-        host = self.host
-        self._counted = True
-        host.session_opened(self)
-        host.telemetry.session_opened(self.info.transport, self.info.ip)
-        self.start(host.new_connection(self), self.info)
+        self._opened()
 
     def deliver(self, text: str) -> None:
         """Hand one client text message to the application, verbatim and in order."""
@@ -164,19 +107,7 @@ class RawSessionHandle(HookGuard):
             return
         self._close_info = close
         self._closed = True
-        self._ended()
-
-    # -- internals ----------------------------------------------------------------
-
-    def _ended(self) -> None:
-        host = self.host
-        if self._counted:
-            self._counted = False
-            host.telemetry.session_closed(
-                self.info.transport, self._close_info or closing.INTERRUPTED
-            )
-        host.session_closed(self)
-        self.finish()
+        self._ended(close)
 
     def _send(self, text: str) -> None:
         if self._closed:
@@ -186,10 +117,3 @@ class RawSessionHandle(HookGuard):
 
     def _accepting(self) -> bool:
         return not self._closed
-
-    def _end(self, close: CloseInfo, refused: bool) -> None:
-        del refused  # the client gets a Close frame either way
-        self.close_with(close)
-
-    def _hook_failed(self, hook: str, failure: Failure | None) -> None:
-        self.host.telemetry.app_exception(hook, failure)

@@ -11,7 +11,7 @@ Nothing here infers a lifecycle change from state.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from sockjs.cyclone._guard import HookGuard
 from sockjs.cyclone._types import AppConnection, PubSub, ReceiverSink, RouterLike, SessionLike
@@ -80,35 +80,17 @@ class SessionHost(Protocol):
         """Send ``message`` to many connections, encoded once."""
 
 
-class SessionHandle(HookGuard):
-    """The ``session`` object a :class:`~sockjs.cyclone.SockJSConnection` is built with.
+class SessionBase(HookGuard):
+    """What SockJS sessions and raw WebSockets share: the host, the client, the count."""
 
-    It forwards the application's calls to the core session and writes what
-    the core returns to the receiver attached at the time of the call.
-    """
+    __slots__ = ("_counted", "host", "info")
 
-    __slots__ = ("_counted", "core", "host", "info")
-
-    def __init__(self, host: SessionHost, core: Session, info: ConnectionInfo) -> None:
+    def __init__(self, host: SessionHost, info: ConnectionInfo) -> None:
         super().__init__()
         self.host = host
-        self.core = core
         #: What the application learns about the client (``connectionMade(info)``).
         self.info = info
         self._counted = False
-        core.owner = self
-
-    # -- what the application sees --------------------------------------------------
-
-    @property
-    def is_closed(self) -> bool:
-        """True once the session is closing or closed."""
-        return self.core.state >= _CLOSING
-
-    @property
-    def close_info(self) -> CloseInfo | None:
-        """Code, reason and initiator of the close, once there was one."""
-        return self.core.close_info
 
     @property
     def remote_ip(self) -> str:
@@ -116,8 +98,8 @@ class SessionHandle(HookGuard):
         return self.info.ip
 
     @property
-    def carrier(self) -> SessionHandle:
-        """A SockJS session carries itself."""
+    def carrier(self) -> Self:
+        """A session carries itself (a multiplex channel does not)."""
         return self
 
     @property
@@ -139,6 +121,93 @@ class SessionHandle(HookGuard):
     def router(self) -> RouterLike | None:
         """The router serving this session."""
         return self.host.router
+
+    def broadcast(self, clients: Iterable[Any], message: Any) -> None:
+        """Send ``message`` to many connections, encoding it once."""
+        self.host.broadcast(clients, message)
+
+    def _opened(self) -> None:
+        """The client was told the session is open: count it, start the application."""
+        host = self.host
+        self._counted = True
+        host.session_opened(self)
+        host.telemetry.session_opened(self.info.transport, self.info.ip)
+        self.start(host.new_connection(self), self.info)
+
+    def _ended(self, close: CloseInfo) -> None:
+        """The session stopped taking messages: uncount it, run ``connectionLost`` once."""
+        host = self.host
+        if self._counted:
+            self._counted = False
+            host.telemetry.session_closed(self.info.transport, close)
+        host.session_closed(self)
+        self.finish()
+
+    def _end(self, close: CloseInfo, refused: bool) -> None:
+        del refused  # a refused session closes like any other: the client is told
+        self.close_with(close)
+
+    # -- for subclasses (the rest of SessionLike) ---------------------------------------
+
+    @property
+    def is_closed(self) -> bool:  # pragma: no cover - interface
+        """True once closing or closed."""
+        raise NotImplementedError
+
+    @property
+    def close_info(self) -> CloseInfo | None:  # pragma: no cover - interface
+        """How the session ended, once it did."""
+        raise NotImplementedError
+
+    def send_message(self, message: Any) -> None:  # pragma: no cover - interface
+        """Send one message to the client."""
+        raise NotImplementedError
+
+    def send_prepared(self, encoded: str, message: Any) -> None:  # pragma: no cover
+        """Broadcast path: the message and its JSON encoding, made once."""
+        raise NotImplementedError
+
+    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
+        """Close the session (the application's call).
+
+        A SockJS client gets ``c[code,"reason"]``. A raw WebSocket gets a
+        Close frame with ``code`` and ``reason`` (a code that may not appear
+        in a Close frame, such as 1005 or 2010, is sent as 1000) and the
+        connection is dropped right after it. ``connectionLost`` runs now.
+        """
+        self.close_with(closing.by_application(code, reason))
+
+    def close_with(self, close: CloseInfo) -> None:  # pragma: no cover - interface
+        """Close with ``close`` (who closed included)."""
+        raise NotImplementedError
+
+    def _hook_failed(self, hook: str, failure: Failure | None) -> None:
+        self.host.telemetry.app_exception(hook, failure)
+
+
+class SessionHandle(SessionBase):
+    """The ``session`` object a :class:`~sockjs.cyclone.SockJSConnection` is built with.
+
+    It forwards the application's calls to the core session and writes what
+    the core returns to the receiver attached at the time of the call.
+    """
+
+    __slots__ = ("core",)
+
+    def __init__(self, host: SessionHost, core: Session, info: ConnectionInfo) -> None:
+        super().__init__(host, info)
+        self.core = core
+        core.owner = self
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the session is closing or closed."""
+        return self.core.state >= _CLOSING
+
+    @property
+    def close_info(self) -> CloseInfo | None:
+        """Code, reason and initiator of the close, once there was one."""
+        return self.core.close_info
 
     def send_message(self, message: Any) -> None:
         """Queue one message (any JSON-serializable value) for the client."""
@@ -177,10 +246,6 @@ class SessionHandle(HookGuard):
         del message
         self.send_encoded(encoded)
 
-    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
-        """Close the session; the client gets ``c[code,"reason"]``."""
-        self.close_with(closing.by_application(code, reason))
-
     def close_with(self, close: CloseInfo) -> None:
         """Close the session with ``close`` (who closed included)."""
         core = self.core
@@ -189,10 +254,6 @@ class SessionHandle(HookGuard):
         if output is not None and receiver is not None:
             receiver.token.write_output(output)
         self.settle(receiver)
-
-    def broadcast(self, clients: Iterable[Any], message: Any) -> None:
-        """Send ``message`` to many connections, encoding it once."""
-        self.host.broadcast(clients, message)
 
     # -- the transport side ---------------------------------------------------------
 
@@ -268,32 +329,11 @@ class SessionHandle(HookGuard):
                     self.host.telemetry.stats.sessions_expired += 1
         self.host.reschedule()
 
-    def _opened(self) -> None:
-        host = self.host
-        self._counted = True
-        host.session_opened(self)
-        host.telemetry.session_opened(self.info.transport, self.info.ip)
-        self.start(host.new_connection(self), self.info)
-
     def _closed(self) -> None:
-        host = self.host
         close = self.core.close_info or closing.INTERRUPTED
         if close is closing.SLOW_CONSUMER:
-            host.telemetry.slow_consumer(host.options.max_queued_bytes)
-        if self._counted:
-            self._counted = False
-            host.telemetry.session_closed(self.info.transport, close)
-        host.session_closed(self)
-        self.finish()
-
-    # -- HookGuard --------------------------------------------------------------------
+            self.host.telemetry.slow_consumer(self.host.options.max_queued_bytes)
+        self._ended(close)
 
     def _accepting(self) -> bool:
         return self.core.state == _OPEN
-
-    def _end(self, close: CloseInfo, refused: bool) -> None:
-        del refused  # a refused session closes like any other: the client gets c[...]
-        self.close_with(close)
-
-    def _hook_failed(self, hook: str, failure: Failure | None) -> None:
-        self.host.telemetry.app_exception(hook, failure)
