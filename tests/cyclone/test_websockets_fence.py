@@ -1,14 +1,16 @@
 """What sockjs relies on in websockets beyond its documented API, one test each.
 
 ``sockjs/cyclone/_websockets.py`` is the only module allowed to touch these
-things. When one of the tests below fails after a
+things (the last tests check that). When one of the tests below fails after a
 websockets upgrade, its message says what changed; adapt the fence function
 it names, not the stream.
 """
 
 from __future__ import annotations
 
+import ast
 import zlib
+from pathlib import Path
 
 import pytest
 import websockets
@@ -19,6 +21,8 @@ from websockets.protocol import Protocol, Side, State
 
 from sockjs.cyclone import _websockets
 
+SOCKJS = Path(__file__).resolve().parents[2] / "sockjs"
+FENCE = SOCKJS / "cyclone" / "_websockets.py"
 VERSION = f"(websockets {websockets.__version__})"
 
 
@@ -120,3 +124,93 @@ def test_apply_mask() -> None:
         f"websockets' apply_mask(data, mask) no longer XORs data with the 4-byte mask {VERSION}"
     )
     assert utils.apply_mask(payload, key) == expected
+
+
+# -- the fence holds --------------------------------------------------------------------
+
+#: What websockets documents (its API reference) and sockjs may use anywhere.
+PUBLIC = {
+    "websockets.exceptions": None,  # every exception there is documented
+    "websockets.extensions": {"Extension", "ServerExtensionFactory", "ClientExtensionFactory"},
+    "websockets.extensions.permessage_deflate": {
+        "ServerPerMessageDeflateFactory",
+        "ClientPerMessageDeflateFactory",
+    },
+    "websockets.frames": {"Frame", "Opcode", "Close", "CloseCode"},
+    "websockets.protocol": {"Protocol", "Side", "State", "SEND_EOF", "Event"},
+    "websockets.server": {"ServerProtocol"},
+    "websockets.http11": {"Request", "Response"},
+    "websockets.datastructures": {"Headers", "MultipleValuesError"},
+    "websockets.typing": {"Data", "LoggerLike", "Origin", "ExtensionName", "ExtensionParameter"},
+}
+#: Undocumented attributes of websockets' objects (the fence's and others').
+INTERNAL_ATTRIBUTES = {
+    "writes",
+    "events",
+    "parser",
+    "parser_exc",
+    "reader",
+    "current_size",
+    "cur_size",
+    "expect_continuation_frame",
+    "eof_sent",
+    "debug",
+    "extensions",
+    "close_rcvd",
+    "close_sent",
+    "close_rcvd_then_sent",
+    "max_message_size",
+    "max_size",
+    "send_frame",
+    "send_eof",
+}
+
+
+def _modules() -> list[Path]:
+    return sorted(path for path in SOCKJS.rglob("*.py") if path != FENCE)
+
+
+def test_only_the_fence_imports_websockets_internals() -> None:
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                bad = [a.name for a in node.names if a.name.startswith("websockets.")]
+                assert not bad, f"{path}: import {bad} (use from-imports of public names)"
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("websockets"):
+                allowed = PUBLIC.get(node.module or "", set())
+                names = {alias.name for alias in node.names}
+                bad_names = set() if allowed is None else names - allowed
+                assert not bad_names, (
+                    f"{path.relative_to(SOCKJS.parent)}:{node.lineno} imports {sorted(bad_names)} "
+                    f"from {node.module}, which websockets does not document: go through "
+                    f"sockjs/cyclone/_websockets.py"
+                )
+
+
+def _imports_websockets(tree: ast.Module) -> bool:
+    return any(
+        (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("websockets"))
+        or (
+            isinstance(node, ast.Import)
+            and any(a.name.startswith("websockets") for a in node.names)
+        )
+        for node in ast.walk(tree)
+    )
+
+
+def test_only_the_fence_touches_websockets_attributes() -> None:
+    """In modules that use websockets, none of its objects' undocumented attributes."""
+    checked = []
+    for path in _modules():
+        tree = ast.parse(path.read_text())
+        if not _imports_websockets(tree):
+            continue
+        checked.append(path.name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in INTERNAL_ATTRIBUTES, (
+                    f"{path.relative_to(SOCKJS.parent)}:{node.lineno} uses `.{node.attr}`, "
+                    f"an undocumented attribute of websockets' objects: go through "
+                    f"sockjs/cyclone/_websockets.py"
+                )
+    assert "wsstream.py" in checked
