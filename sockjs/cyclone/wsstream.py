@@ -135,7 +135,8 @@ class WebSocketStream:
         values joined with ``,``).  Returns the response header value, or
         ``None`` when nothing was accepted.  Installs the accepted extensions;
         call it once, before any frame is received or sent.  A malformed
-        header is treated as no offer (the connection goes on uncompressed).
+        header, or an offer the factory cannot serve, counts as no offer
+        (the connection goes on uncompressed).
         """
         factories = default_extensions() if self._factories is None else self._factories
         if not request_header or not factories:
@@ -152,7 +153,9 @@ class WebSocketStream:
                     continue
                 try:
                     response_params, extension = factory.process_request_params(params, accepted)
-                except NegotiationError:
+                except (NegotiationError, ValueError):
+                    # ValueError: parameters zlib refuses (window bits 8)
+                    # that some websockets releases let through.
                     continue
                 response.append((name, response_params))
                 accepted.append(extension)

@@ -497,6 +497,23 @@ def test_nothing_accepted(header: str | None) -> None:
     assert stream.data_to_send() == b"\x81\x05plain"
 
 
+class _ZlibRefuses(ServerPerMessageDeflateFactory):
+    """What websockets up to 17.0 did with ``server_max_window_bits=8``: zlib's ValueError."""
+
+    def process_request_params(self, params, accepted):  # type: ignore[no-untyped-def]
+        raise ValueError("Invalid initialization option")
+
+
+def test_an_offer_the_factory_cannot_serve_counts_as_no_offer() -> None:
+    stream = WebSocketStream(extensions=[_ZlibRefuses()])
+    assert stream.negotiate_extensions("permessage-deflate") is None
+    stream.send_utf8(b"plain")
+    assert stream.data_to_send() == b"\x81\x05plain"
+    # The next factory gets its chance.
+    stream = WebSocketStream(extensions=[_ZlibRefuses(), ServerPerMessageDeflateFactory()])
+    assert stream.negotiate_extensions("permessage-deflate") == "permessage-deflate"
+
+
 def test_first_acceptable_offer_wins() -> None:
     stream = WebSocketStream()
     header = (
