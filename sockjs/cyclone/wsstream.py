@@ -82,6 +82,10 @@ class WebSocketStream:
     :func:`default_extensions` (permessage-deflate), ``[]`` disables them.
     """
 
+    #: Always ready: the handshake was done before the stream was made
+    #: (hixie-76 framing is not, until key3 arrives).
+    ready = True
+
     __slots__ = (
         "_assembler",
         "_bypass",

@@ -78,6 +78,7 @@ def text_frame(text: str) -> bytes:
 
 def test_masked_text_message() -> None:
     stream = WebSocketStream()
+    assert stream.ready  # the handshake is done before a stream is made
     assert stream.receive(text_frame('["a"]')) == [TextMessage('["a"]')]
     assert stream.data_to_send() == b""
     assert not stream.closed
