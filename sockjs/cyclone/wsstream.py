@@ -2,27 +2,18 @@
 
 :class:`WebSocketStream` wraps ``websockets``' sans-I/O framing
 :class:`~websockets.protocol.Protocol` (server side, already ``OPEN``: the
-handshake is done by :mod:`sockjs.protocol.handshake`) and turns its frames
-into whole messages:
+handshake is done by :mod:`sockjs.protocol.handshake`; hybi-07/08 frame the
+same way) and turns its frames into the events of
+:mod:`sockjs.protocol.websocket`: fragmented messages are joined, pings
+answered, a message over ``max_message_size`` bytes fails the connection
+with 1009, bad UTF-8 with 1007 and framing violations with 1002;
+permessage-deflate is negotiated with :meth:`WebSocketStream.negotiate_extensions`.
+Binary messages are delivered as :class:`BinaryMessage`; what to do with
+them is the caller's decision (:func:`sockjs.protocol.websocket.binary_message`).
 
-* fragmented messages (continuation frames) are joined into one message;
-* pings are answered (the pong is queued in :meth:`WebSocketStream.data_to_send`);
-* a message over ``max_message_size`` bytes fails the connection with 1009,
-  a text message that is not UTF-8 with 1007, and framing violations
-  (unmasked client frames, reserved bits, unknown opcodes, fragmented or
-  oversized control frames, garbage) with 1002;
-* permessage-deflate is negotiated with :meth:`WebSocketStream.negotiate_extensions`.
-
-It lives in ``sockjs.cyclone`` rather than the pure core because
-``websockets`` imports ``socket``, ``time`` and ``random``.  It is the same
-for hybi-07/08 and RFC 6455 connections: their framing is identical.
-
-Binary messages are delivered as :class:`BinaryMessage`; the stream takes no
-decision about them.  SockJS itself is a text protocol, so the suggested
-adapter policy is ``fail(1003, ...)`` ("unsupported data") on both the SockJS
-and the raw endpoint.
-
-Typical adapter loop::
+It uses only ``websockets``' documented API, plus the few undocumented
+things fenced in :mod:`sockjs.cyclone._websockets`; the RFC 6455 wire format
+of its fast paths is in :mod:`sockjs.protocol.wsframes`.  Typical loop::
 
     events = stream.receive(data)
     transport.write(stream.data_to_send())
@@ -41,11 +32,13 @@ from websockets.exceptions import InvalidHeader, NegotiationError, PayloadTooBig
 from websockets.exceptions import ProtocolError as _FramingError
 from websockets.extensions import Extension, ServerExtensionFactory
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
-from websockets.frames import BINARY, CLOSE, CONT, TEXT, Close, CloseCode, Frame
-from websockets.headers import build_extension, parse_extension
-from websockets.protocol import Protocol, Side, State
-from websockets.typing import BytesLike, ExtensionHeader
+from websockets.frames import CloseCode, Frame
+from websockets.protocol import SEND_EOF, Protocol, Side
+from websockets.protocol import State as _State
 
+from sockjs.cyclone import _websockets
+from sockjs.cyclone._websockets import ExtensionOffer
+from sockjs.protocol import wsframes
 from sockjs.protocol.websocket import (
     BinaryMessage,
     CloseReceived,
@@ -53,11 +46,7 @@ from sockjs.protocol.websocket import (
     ProtocolError,
     TextMessage,
 )
-
-try:  # websockets' C helper; the pure-Python one otherwise
-    from websockets.speedups import apply_mask
-except ImportError:  # pragma: no cover - depends on how websockets was built
-    from websockets.utils import apply_mask
+from sockjs.protocol.wsframes import MAX_CLOSE_REASON_BYTES, PLAIN_TEXT, text_header
 
 __all__ = [
     "MAX_CLOSE_REASON_BYTES",
@@ -69,9 +58,6 @@ __all__ = [
     "WebSocketStream",
     "default_extensions",
 ]
-
-#: A close frame payload is at most 125 bytes, 2 of which hold the code.
-MAX_CLOSE_REASON_BYTES = 123
 
 _logger = logging.getLogger(__name__)
 
@@ -97,22 +83,20 @@ class WebSocketStream:
     """
 
     #: Always ready: the handshake was done before the stream was made
-    #: (hixie-76 streams are not, until key3 arrives).
+    #: (hixie-76 framing is not, until key3 arrives).
     ready = True
 
     __slots__ = (
-        "_closed_by_client",
+        "_assembler",
+        "_bypass",
+        "_cursor",
+        "_ended",
         "_eof",
-        "_error_reported",
         "_factories",
-        "_fragment_opcode",
-        "_fragments",
         "_held",
         "_max_size",
         "_out",
         "_protocol",
-        "_ws_head",
-        "_ws_remaining",
     )
 
     def __init__(
@@ -123,28 +107,28 @@ class WebSocketStream:
         self._max_size = max_message_size
         # websockets' Protocol is made on first need (_websockets()): a
         # connection that only exchanges plain text frames never needs it,
-        # which saves about 1 KB per idle connection. Frames sent before it
-        # exists wait in _out.
+        # which saves about 1 KB per idle connection.  With it comes the
+        # cursor that follows where its parser stands (see receive()).
         self._protocol: Protocol | None = None
+        self._cursor: wsframes.FrameCursor | None = None
+        # Every byte for the socket, in order: the fast paths append here, and
+        # what websockets queues is moved here after each call into it.
         self._out: list[bytes] = []
-        # The client's Close was answered before any Protocol was needed: the
-        # stream is over, as websockets' would be after the same frame.
-        self._closed_by_client = False
+        # No fast path: an extension is active, or websockets logs every frame.
+        self._bypass = False
+        # Our end of the stream went out (websockets' SEND_EOF, or the answer
+        # to a client's Close on the fast path): ``closed``; input is discarded.
+        self._ended = False
+        self._eof = False  # the client's end of the stream came
         if _logger.isEnabledFor(logging.DEBUG):
             self._websockets()  # websockets logs every frame from the start
         # Only needed until negotiate_extensions() (None: the defaults, made then).
         self._factories = None if extensions is None else list(extensions)
-        # The message being received in several frames: its kind and data.
-        self._fragment_opcode = TEXT
-        self._fragments: list[BytesLike] = []
-        self._error_reported = False
-        self._eof = False
-        # Fast path bookkeeping (see receive()): the start of a plain text
-        # frame's header not given to websockets yet, and where websockets
-        # stands in the frame it is parsing (header bytes seen, bytes left).
+        # Messages out of websockets' frames (in_message exactly while its
+        # parser is inside a fragmented message).
+        self._assembler = wsframes.MessageAssembler()
+        # The start of a plain text frame's header, not given to websockets yet.
         self._held = b""
-        self._ws_head = b""
-        self._ws_remaining = 0
 
     # -- handshake ---------------------------------------------------------
 
@@ -155,45 +139,58 @@ class WebSocketStream:
         values joined with ``,``).  Returns the response header value, or
         ``None`` when nothing was accepted.  Installs the accepted extensions;
         call it once, before any frame is received or sent.  A malformed
-        header is treated as no offer (the connection goes on uncompressed).
+        header, or an offer the factory cannot serve, counts as no offer
+        (the connection goes on uncompressed).
         """
         factories = default_extensions() if self._factories is None else self._factories
         if not request_header or not factories:
             return None
         try:
-            offers = parse_extension(request_header)
+            offers = _websockets.parse_extensions_header(request_header)
         except InvalidHeader:
             return None
         accepted: list[Extension] = []
-        response: list[ExtensionHeader] = []
+        response: list[ExtensionOffer] = []
         for name, params in offers:
             for factory in factories:
-                if factory.name != name:
+                if _websockets.factory_name(factory) != name:
                     continue
                 try:
                     response_params, extension = factory.process_request_params(params, accepted)
-                except NegotiationError:
+                except (NegotiationError, ValueError):
+                    # ValueError: parameters zlib refuses (window bits 8)
+                    # that some websockets releases let through.
                     continue
                 response.append((name, response_params))
                 accepted.append(extension)
                 break
         if not accepted:
             return None
-        self._websockets().extensions = accepted
-        return build_extension(response)
+        _websockets.install_extensions(self._websockets(), accepted)
+        self._bypass = True
+        return _websockets.build_extensions_header(response)
 
     def _websockets(self) -> Protocol:
         """The sans-I/O Protocol of websockets (server side, already OPEN), made once."""
         protocol = self._protocol
         if protocol is None:
             protocol = Protocol(
-                Side.SERVER, state=State.OPEN, max_size=self._max_size, logger=_logger
+                Side.SERVER, state=_State.OPEN, max_size=self._max_size, logger=_logger
             )
             self._protocol = protocol
-            if self._out:  # frames sent before it existed go first
-                protocol.writes = self._out
-                self._out = []
+            self._cursor = wsframes.FrameCursor()
+            # websockets logs every frame when its logger is at DEBUG
+            # (websockets' logging guide): frames skipping it would be missing.
+            self._bypass = self._bypass or _logger.isEnabledFor(logging.DEBUG)
         return protocol
+
+    def _drain(self, protocol: Protocol) -> None:
+        """Move what ``protocol`` queued for the socket to ours (after every call into it)."""
+        writes = protocol.data_to_send()
+        if writes:
+            if SEND_EOF in writes:
+                self._ended = True
+            self._out += writes
 
     # -- receiving ---------------------------------------------------------
 
@@ -204,36 +201,32 @@ class WebSocketStream:
         TCP once it is flushed if :attr:`closed` is true.  Bytes after a
         Close frame or a protocol error are discarded.
 
-        Complete, unfragmented, masked text frames are decoded here directly
-        when no extension is active (the common SockJS message); every other
+        Complete, unfragmented, masked text frames (the common SockJS
+        message) are decoded here when no extension is active; every other
         frame, and any frame that would fail, goes to ``websockets``' parser,
-        so the outcome is the same either way.  ``websockets`` is only handed
-        bytes at frame boundaries or while it is inside a frame, which this
-        method tracks from the frame headers.
+        so the outcome is the same either way.  ``websockets`` is handed
+        bytes only at frame boundaries or while it is inside a frame.
         """
-        if self._eof or self._closed_by_client:
+        if self._eof or self._ended:
             return []
-        protocol = self._protocol
-        events: list[Event] = []
-        if protocol is not None and (
-            protocol.extensions  # permessage-deflate: websockets does it all
-            or protocol.debug  # websockets logs every frame
-            or protocol.state is not State.OPEN
-            or self._ws_remaining
-            or self._ws_head  # websockets is inside a frame
-        ):
-            self._slow(data, events)
-            return events
         if self._held:
             data = self._held + data
             self._held = b""
+        events: list[Event] = []
+        cursor = self._cursor
+        if cursor is not None and (
+            self._bypass or not cursor.at_boundary or self._assembler.in_message
+        ):
+            self._slow(data, events)
+            return events
         pos = 0
         end = len(data)
         max_size = self._max_size
+        unmask = _websockets.unmask
         while pos < end:
             # The header of a plain text frame: 0x81 (FIN, text), then the
             # mask bit and a 7-bit, 16-bit or 64-bit payload length.
-            if data[pos] == 0x81 and end - pos >= 6 and data[pos + 1] & 0x80:
+            if data[pos] == PLAIN_TEXT and end - pos >= 6 and data[pos + 1] & 0x80:
                 length = data[pos + 1] & 0x7F
                 start = pos + 6
                 if length == 126:
@@ -243,42 +236,31 @@ class WebSocketStream:
                     start = pos + 14
                     length = int.from_bytes(data[pos + 2 : pos + 10], "big")
                 stop = start + length
-                if (
-                    stop <= end
-                    and length <= max_size
-                    # no fragmented message pending
-                    and (protocol is None or protocol.current_size is None)
-                ):
+                if stop <= end and length <= max_size:
                     try:
-                        text = str(apply_mask(data[start:stop], data[start - 4 : start]), "utf-8")
+                        text = str(unmask(data[start:stop], data[start - 4 : start]), "utf-8")
                     except UnicodeDecodeError:
                         pass  # websockets' way below (1007, after what follows is parsed)
                     else:
                         events.append(TextMessage(text))
                         pos = stop
                         continue
-            if (
-                data[pos] == 0x88  # FIN, no reserved bits, Close
-                and protocol is None
-                and end - pos >= 6
-                and 0x80 <= data[pos + 1] <= 0x80 + 125  # masked, fits a control frame
-            ):
-                stop = pos + 6 + (data[pos + 1] & 0x7F)
-                if stop <= end:
-                    payload = apply_mask(data[pos + 6 : stop], data[pos + 2 : pos + 6])
-                    try:
-                        close = Close.parse(payload)
-                    except (_FramingError, UnicodeDecodeError):
-                        pass  # websockets' way below (1002 or 1007)
-                    else:
-                        # What websockets does: echo the payload in our Close,
-                        # end the stream, discard whatever follows.
-                        self._out.append(b"\x88" + bytes((len(payload),)) + payload)
-                        self._closed_by_client = True
-                        events.append(CloseReceived(int(close.code), close.reason))
-                        return events
+            close_end = wsframes.close_frame_end(data, pos) if self._protocol is None else None
+            if close_end is not None:
+                payload = unmask(data[pos + 6 : close_end], data[pos + 2 : pos + 6])
+                try:
+                    code, reason = wsframes.close_payload(payload)
+                except ValueError:
+                    pass  # websockets' way below (1002 or 1007)
+                else:
+                    # What websockets does: echo the payload in our Close,
+                    # end the stream, discard whatever follows.
+                    self._out.append(bytes((wsframes.CLOSE, len(payload))) + payload)
+                    self._ended = True
+                    events.append(CloseReceived(code, reason))
+                    return events
             rest = data[pos:] if pos else data
-            if _frame_size(rest) is None and _may_be_plain_text(rest, max_size):
+            if wsframes.frame_size(rest) is None and wsframes.may_be_plain_text(rest, max_size):
                 # An incomplete header that may still start a plain text
                 # frame: websockets would only be waiting for more bytes too.
                 self._held = rest
@@ -290,91 +272,26 @@ class WebSocketStream:
         return events
 
     def _slow(self, data: bytes, events: list[Event]) -> None:
-        """Hand ``data`` to websockets' parser, then note where it stands."""
-        self._feed(data, events)
-        if self._websockets().state is not State.OPEN:
-            return  # the fast path is never taken again
-        # Walk the frame headers the way websockets' parser reads them, to
-        # know whether it is left at a frame boundary.
-        pos = 0
-        end = len(data)
-        while pos < end:
-            if self._ws_remaining:
-                take = min(self._ws_remaining, end - pos)
-                self._ws_remaining -= take
-                pos += take
-                continue
-            head = self._ws_head + data[pos : pos + 14]
-            size = _frame_size(head)
-            if size is None:
-                self._ws_head = head
-                return
-            self._ws_remaining = size[0] + size[1] - len(self._ws_head)
-            self._ws_head = b""
-
-    def _feed(self, data: bytes, events: list[Event]) -> bool:
-        """Run ``data`` through websockets; append its events; True to stop."""
+        """Hand ``data`` to websockets' parser; append the events of its frames."""
         protocol = self._websockets()
         protocol.receive_data(data)
+        assembler = self._assembler
         # A Protocol that starts OPEN only ever yields frames (no HTTP events).
-        frames = cast(list[Frame], protocol.events_received())
-        if frames and self._convert(frames, events):
-            return True
-        if protocol.parser_exc is not None and not self._error_reported:
-            self._error_reported = True
-            events.append(_error_event(protocol.parser_exc))
-            return True
-        return False
-
-    def _convert(self, frames: list[Frame], events: list[Event]) -> bool:
-        """Turn websockets' frames into events; True after a protocol error."""
-        protocol = self._websockets()
-        for frame in frames:
-            opcode = frame.opcode
-            if opcode is TEXT or opcode is BINARY:
-                if not frame.fin:
-                    self._fragment_opcode = opcode
-                    self._fragments = [frame.data]
-                    continue
-                if opcode is TEXT:
-                    try:
-                        events.append(TextMessage(str(frame.data, "utf-8")))
-                    except UnicodeDecodeError as exc:
-                        events.append(self._invalid_utf8(exc))
-                        return True
-                else:
-                    events.append(BinaryMessage(bytes(frame.data)))
-            elif opcode is CONT:
-                self._fragments.append(frame.data)
-                if frame.fin:
-                    event = self._assemble()
-                    events.append(event)
-                    if type(event) is ProtocolError:
-                        return True
-            elif opcode is CLOSE:
-                close = protocol.close_rcvd
-                assert close is not None  # set by websockets with every CLOSE event
-                events.append(CloseReceived(int(close.code), close.reason))
-            # PING was answered by websockets itself; PONG needs nothing.
-        return False
-
-    def _assemble(self) -> Event:
-        data = b"".join(self._fragments)
-        self._fragments = []
-        if self._fragment_opcode is BINARY:
-            return BinaryMessage(data)
-        try:
-            return TextMessage(data.decode())
-        except UnicodeDecodeError as exc:
-            return self._invalid_utf8(exc)
-
-    def _invalid_utf8(self, exc: UnicodeDecodeError) -> ProtocolError:
-        # websockets leaves text decoding to the caller; RFC 6455 8.1 says to
-        # fail the connection with 1007 (checked here, not by websockets).
-        reason = f"invalid UTF-8: {exc.reason} at position {exc.start}"
-        self._websockets().fail(CloseCode.INVALID_DATA, reason)
-        self._error_reported = True
-        return ProtocolError(int(CloseCode.INVALID_DATA), reason)
+        for frame in cast(list[Frame], protocol.events_received()):
+            event = assembler.frame(frame.opcode, frame.fin, bytes(frame.data))
+            if event is not None:
+                events.append(event)
+                if type(event) is ProtocolError:  # bad UTF-8: websockets leaves it to us
+                    protocol.fail(event.code, event.reason)
+                    break
+        else:
+            exc = _websockets.parser_error(protocol)
+            if exc is not None:
+                events.append(_error_event(exc))
+        self._drain(protocol)
+        cursor = self._cursor  # made with the Protocol
+        if cursor is not None and not self._ended:  # else no fast path ever again
+            cursor.advance(data)  # where websockets' parser stands now
 
     def eof_received(self) -> None:
         """The client half-closed or dropped TCP: the stream is over.
@@ -382,41 +299,33 @@ class WebSocketStream:
         Nothing is reported: the adapter's connection-lost path handles an
         end without a Close frame (code 1006 in RFC 6455 terms).
         """
-        if not self._eof:
-            self._eof = True
-            if self._closed_by_client:
-                return  # nothing left to decide
-            protocol = self._websockets()
-            if self._held:  # websockets decides what a cut-off header means
-                protocol.receive_data(self._held)
-                self._held = b""
-            protocol.receive_eof()
-            protocol.events_received()
+        if self._eof:
+            return
+        self._eof = True
+        protocol = self._protocol
+        if protocol is None or self._ended:
+            # What websockets would do: no Close frame (1006 is never sent).
+            self._ended = True
+            self._held = b""
+            return
+        protocol.receive_eof()
+        protocol.events_received()
+        self._drain(protocol)
 
     # -- sending -----------------------------------------------------------
-
-    def send_text(self, text: str) -> None:
-        """Queue one text message.  Ignored once a Close frame was sent or received."""
-        self.send_utf8(text.encode())
 
     def send_utf8(self, data: bytes) -> None:
         """Queue one text message given as UTF-8 bytes (SockJS frames are already bytes).
 
-        The caller vouches that ``data`` is valid UTF-8.  Ignored once a
-        Close frame was sent or received.
+        The caller vouches that ``data`` is valid UTF-8.  Ignored once the
+        stream is :attr:`closed`.
         """
-        protocol = self._protocol
-        if protocol is None:
-            if not self._closed_by_client:
-                self._out.append(_text_header(len(data)) + data)
-        elif protocol.state is State.OPEN:
-            if protocol.extensions or protocol.debug or protocol.expect_continuation_frame:
-                protocol.send_text(data)
-                return
-            # The unmasked server frame websockets would build, without the
-            # Frame object; queued in websockets' own list so pongs and
-            # close frames keep their order.
-            protocol.writes.append(_text_header(len(data)) + data)
+        if self._bypass and not self._ended:
+            protocol = self._websockets()
+            protocol.send_text(data)
+            self._drain(protocol)
+        elif not self._ended:  # the unmasked frame websockets would build
+            self._out.append(text_header(len(data)) + data)
 
     def send_utf8_now(self, data: bytes) -> bytes:
         """:meth:`send_utf8` then :meth:`data_to_send`, in one step.
@@ -424,177 +333,65 @@ class WebSocketStream:
         The usual case (nothing queued before, no extension) builds the
         frame and hands it back without queueing it first.
         """
-        protocol = self._protocol
-        if protocol is None:
-            if self._out or self._closed_by_client:
-                self.send_utf8(data)
-                return self.data_to_send()
-            length = len(data)
-            if length < 126:  # the usual SockJS frame, without a call
-                return bytes((0x81, length)) + data
-            return _text_header(length) + data
-        if (
-            protocol.writes
-            or protocol.extensions
-            or protocol.debug
-            or protocol.expect_continuation_frame
-            or protocol.state is not State.OPEN
-        ):
+        if self._out or self._bypass or self._ended:
             self.send_utf8(data)
             return self.data_to_send()
-        return _text_header(len(data)) + data
+        length = len(data)
+        if length < 126:  # the usual SockJS frame, without a call
+            return bytes((PLAIN_TEXT, length)) + data
+        return text_header(length) + data
 
     def send_bytes(self, data: bytes) -> None:
-        """Queue one binary message.  Ignored once a Close frame was sent or received."""
-        if self._closed_by_client:
+        """Queue one binary message.  Ignored once the stream is :attr:`closed`."""
+        if self._ended:
             return
         protocol = self._websockets()
-        if protocol.state is State.OPEN:
-            protocol.send_binary(data)
-
-    def send_close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
-        """Start the closing handshake; :attr:`closed` turns true on the client's answer.
-
-        ``code=None`` sends a Close frame without a status (``reason`` must
-        then be empty).  ``reason`` is cut to :data:`MAX_CLOSE_REASON_BYTES`
-        bytes of UTF-8.  Raises :class:`ValueError` for a code that may not
-        appear on the wire (valid: 1000-1003, 1007-1014, 3000-4999).
-        Ignored once a Close frame was sent or received.
-        """
-        if self._closed_by_client:
-            return
-        protocol = self._websockets()
-        if protocol.state is not State.OPEN:
-            return
-        if code is None:
-            if reason:
-                raise ValueError("a close reason needs a close code")
-            protocol.send_close()
-            return
-        reason = _check_close(code, reason)
-        protocol.send_close(code, reason)
+        protocol.send_binary(data)
+        self._drain(protocol)
 
     def fail(self, code: int, reason: str = "") -> None:
-        """Send a Close frame (unless one was sent) and end the stream at once.
+        """Send a Close frame and end the stream at once (PROTOCOL.md 7.8).
 
         :attr:`closed` is true afterwards: flush :meth:`data_to_send`, then
-        drop TCP without waiting for the client's Close.  Used for SockJS
-        "broken framing" and for application closes that must be followed
-        by end-of-stream right away (PROTOCOL.md 7.8).  ``code`` and
-        ``reason`` as in :meth:`send_close`.
+        drop TCP without waiting for the client's Close.  ``reason`` is cut
+        to :data:`MAX_CLOSE_REASON_BYTES` bytes of UTF-8.  Raises
+        :class:`ValueError` for a code that may not appear on the wire
+        (valid: 1000-1003, 1007-1014, 3000-4999), even once :attr:`closed`.
         """
-        reason = _check_close(code, reason)
-        if not self.closed:
-            self._websockets().fail(code, reason)
+        if not wsframes.is_sendable_close_code(code):
+            raise ValueError(f"close code {code} may not be sent in a Close frame")
+        reason = wsframes.fit_close_reason(reason)
+        if not self._ended:
+            protocol = self._websockets()
+            protocol.fail(code, reason)
+            self._drain(protocol)
 
     def data_to_send(self) -> bytes:
         """All bytes queued for the socket since the last call (may be ``b""``)."""
-        protocol = self._protocol
-        if protocol is None:
-            writes = self._out
-            if not writes:
-                return b""
-            self._out = []
-            return writes[0] if len(writes) == 1 else b"".join(writes)
-        writes = protocol.writes  # what websockets' data_to_send() hands over
+        writes = self._out
         if not writes:
             return b""
-        protocol.writes = []
+        self._out = []
         return writes[0] if len(writes) == 1 else b"".join(writes)
 
     # -- state -------------------------------------------------------------
 
     @property
-    def closing(self) -> bool:
-        """A Close frame was sent or received: no more messages can be sent."""
-        protocol = self._protocol
-        if protocol is None:
-            return self._closed_by_client
-        return protocol.state is not State.OPEN
-
-    @property
     def closed(self) -> bool:
-        """The stream is over: close TCP once :meth:`data_to_send` is written."""
-        protocol = self._protocol
-        if protocol is None:
-            return self._closed_by_client
-        return protocol.eof_sent or protocol.state is State.CLOSED
+        """The stream is over (nothing more goes in or out): close TCP once flushed."""
+        return self._ended
 
 
-def _check_close(code: int, reason: str) -> str:
-    """Validate a close code and cut the reason to what fits in a Close frame."""
-    encoded = reason.encode()
-    if len(encoded) > MAX_CLOSE_REASON_BYTES:
-        # "ignore" drops a multi-byte character split by the cut.
-        reason = encoded[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
-    try:
-        Close(code, reason).check()
-    except _FramingError:
-        raise ValueError(f"close code {code} may not be sent in a Close frame") from None
-    return reason
+#: The close code websockets' parser fails the connection with, by exception
+#: (UnicodeDecodeError: a Close frame whose reason is not UTF-8).
+_ERROR_CODES = (
+    (PayloadTooBig, CloseCode.MESSAGE_TOO_BIG),
+    (UnicodeDecodeError, CloseCode.INVALID_DATA),
+    (_FramingError, CloseCode.PROTOCOL_ERROR),
+)
 
 
 def _error_event(exc: Exception) -> ProtocolError:
     """The close code websockets sent when its parser stopped on ``exc``."""
-    if isinstance(exc, PayloadTooBig):
-        code = CloseCode.MESSAGE_TOO_BIG
-    elif isinstance(exc, UnicodeDecodeError):
-        code = CloseCode.INVALID_DATA  # a Close frame whose reason is not UTF-8
-    elif isinstance(exc, _FramingError):
-        code = CloseCode.PROTOCOL_ERROR
-    else:
-        code = CloseCode.INTERNAL_ERROR
+    code = next((c for kind, c in _ERROR_CODES if isinstance(exc, kind)), 1011)
     return ProtocolError(int(code), str(exc))
-
-
-def _text_header(length: int) -> bytes:
-    """Header of an unmasked, final text frame of ``length`` bytes (RFC 6455 5.2)."""
-    if length < 126:
-        return bytes((0x81, length))
-    if length < 65536:
-        return b"\x81\x7e" + length.to_bytes(2, "big")
-    return b"\x81\x7f" + length.to_bytes(8, "big")
-
-
-def _frame_size(head: bytes) -> tuple[int, int] | None:
-    """``(header length, payload length)`` of the frame ``head`` starts, if complete."""
-    available = len(head)
-    if available < 2:
-        return None
-    second = head[1]
-    length = second & 0x7F
-    header_length = 6 if second & 0x80 else 2
-    if length == 126:
-        header_length += 2
-        if available < 4:
-            return None
-        length = int.from_bytes(head[2:4], "big")
-    elif length == 127:
-        header_length += 8
-        if available < 10:
-            return None
-        length = int.from_bytes(head[2:10], "big")
-    if available < header_length:
-        return None
-    return header_length, length
-
-
-def _may_be_plain_text(head: bytes, max_size: int) -> bool:
-    """Whether an incomplete header can still start a frame the fast path takes."""
-    if head[0] != 0x81:
-        return False
-    if len(head) < 2:
-        return True
-    second = head[1]
-    if not second & 0x80:
-        return False
-    length = second & 0x7F
-    if length == 126:
-        if len(head) < 4:
-            return True
-        length = int.from_bytes(head[2:4], "big")
-    elif length == 127:
-        if len(head) < 10:
-            return True
-        length = int.from_bytes(head[2:10], "big")
-    return length <= max_size

@@ -78,9 +78,9 @@ def text_frame(text: str) -> bytes:
 
 def test_masked_text_message() -> None:
     stream = WebSocketStream()
+    assert stream.ready  # the handshake is done before a stream is made
     assert stream.receive(text_frame('["a"]')) == [TextMessage('["a"]')]
     assert stream.data_to_send() == b""
-    assert not stream.closing
     assert not stream.closed
 
 
@@ -114,7 +114,7 @@ def test_raw_echo_of_u_ffff() -> None:
     stream = WebSocketStream()
     (message,) = stream.receive(text_frame("Hello world!\uffff"))
     assert isinstance(message, TextMessage)
-    stream.send_text(message.text)
+    stream.send_utf8(message.text.encode())
     (frame,) = server_frames(stream)
     assert frame.opcode is Opcode.TEXT
     assert bytes(frame.data).decode() == "Hello world!\uffff"
@@ -138,7 +138,7 @@ def test_send_utf8_takes_encoded_text() -> None:
 
 def test_server_frames_are_unmasked() -> None:
     stream = WebSocketStream()
-    stream.send_text("o")
+    stream.send_utf8(b"o")
     assert stream.data_to_send() == b"\x81\x01o"
 
 
@@ -214,7 +214,6 @@ def test_client_close_is_reported_echoed_and_ends_stream() -> None:
     peer.send_close(1000, "bye")
     stream = WebSocketStream()
     assert stream.receive(to_bytes(peer)) == [CloseReceived(1000, "bye")]
-    assert stream.closing
     assert stream.closed
     (echo,) = server_frames(stream)
     assert echo.opcode is Opcode.CLOSE
@@ -229,51 +228,26 @@ def test_client_close_without_status_reports_1005() -> None:
     assert WebSocketStream().receive(to_bytes(peer)) == [CloseReceived(1005, "")]
 
 
-def test_server_close_waits_for_the_client_answer() -> None:
-    stream = WebSocketStream()
-    stream.send_close(3000, "Go away!")
-    assert stream.closing
-    assert not stream.closed
-    peer = client()
-    (close,) = server_frames(stream, peer)
-    assert close.data == b"\x0b\xb8Go away!"
-    # Messages are no longer sent once closing.
-    stream.send_text("ignored")
-    stream.send_bytes(b"ignored")
-    stream.send_close(1000)
-    assert stream.data_to_send() == b""
-    # The client's answer completes the handshake.
-    assert stream.receive(to_bytes(peer)) == [CloseReceived(3000, "Go away!")]
-    assert stream.closed
-
-
-def test_send_close_defaults_to_1000() -> None:
-    stream = WebSocketStream()
-    stream.send_close()
-    (close,) = server_frames(stream)
-    assert close.data == b"\x03\xe8"
-
-
-def test_send_close_without_code() -> None:
-    stream = WebSocketStream()
-    stream.send_close(None)
-    (close,) = server_frames(stream)
-    assert close.data == b""
-    with pytest.raises(ValueError, match="needs a close code"):
-        WebSocketStream().send_close(None, "reason")
-
-
 @pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 2999, 5000])
 def test_close_codes_that_may_not_be_sent(code: int) -> None:
+    stream = WebSocketStream()
     with pytest.raises(ValueError, match=str(code)):
-        WebSocketStream().send_close(code, "x")
-    with pytest.raises(ValueError, match=str(code)):
-        WebSocketStream().fail(code)
+        stream.fail(code, "x")
+    assert not stream.closed
+    assert stream.data_to_send() == b""
+
+
+@pytest.mark.parametrize("code", [1000, 1003, 1007, 1014, 3000, 4999])
+def test_close_codes_that_may_be_sent(code: int) -> None:
+    stream = WebSocketStream()
+    stream.fail(code)
+    (close,) = server_frames(stream)
+    assert struct.unpack("!H", close.data)[0] == code
 
 
 def test_long_close_reason_is_cut_at_a_character_boundary() -> None:
     stream = WebSocketStream()
-    stream.send_close(1000, "é" * 100)  # 200 bytes of UTF-8
+    stream.fail(1000, "é" * 100)  # 200 bytes of UTF-8
     (close,) = server_frames(stream)
     reason = bytes(close.data[2:]).decode()
     assert reason == "é" * (MAX_CLOSE_REASON_BYTES // 2)
@@ -292,11 +266,16 @@ def test_fail_closes_at_once() -> None:
     assert stream.data_to_send() == b""
 
 
-def test_fail_after_send_close_sends_no_second_close() -> None:
+def test_fail_after_a_client_close_sends_no_second_close() -> None:
+    peer = client()
+    peer.send_ping(b"p")  # websockets' Protocol answers the Close below
+    peer.send_close(1000, "")
     stream = WebSocketStream()
-    stream.send_close(1000)
+    stream.receive(to_bytes(peer))
     stream.data_to_send()
     stream.fail(1002)
+    stream.send_utf8(b"late")
+    stream.send_bytes(b"late")
     assert stream.closed
     assert stream.data_to_send() == b""
 
@@ -463,7 +442,7 @@ def test_compressed_messages_in_both_directions() -> None:
         data = to_bytes(peer)
         assert data[0] & 0x40 or text == ""  # RSV1: the frame is compressed
         assert stream.receive(data) == [TextMessage(text)]
-        stream.send_text(text)
+        stream.send_utf8(text.encode())
         (frame,) = server_frames(stream, peer)
         assert bytes(frame.data).decode() == text
 
@@ -515,8 +494,25 @@ def test_corrupt_compressed_data_is_1002() -> None:
 def test_nothing_accepted(header: str | None) -> None:
     stream = WebSocketStream()
     assert stream.negotiate_extensions(header) is None
-    stream.send_text("plain")
+    stream.send_utf8(b"plain")
     assert stream.data_to_send() == b"\x81\x05plain"
+
+
+class _ZlibRefuses(ServerPerMessageDeflateFactory):
+    """What websockets up to 17.0 did with ``server_max_window_bits=8``: zlib's ValueError."""
+
+    def process_request_params(self, params, accepted):  # type: ignore[no-untyped-def]
+        raise ValueError("Invalid initialization option")
+
+
+def test_an_offer_the_factory_cannot_serve_counts_as_no_offer() -> None:
+    stream = WebSocketStream(extensions=[_ZlibRefuses()])
+    assert stream.negotiate_extensions("permessage-deflate") is None
+    stream.send_utf8(b"plain")
+    assert stream.data_to_send() == b"\x81\x05plain"
+    # The next factory gets its chance.
+    stream = WebSocketStream(extensions=[_ZlibRefuses(), ServerPerMessageDeflateFactory()])
+    assert stream.negotiate_extensions("permessage-deflate") == "permessage-deflate"
 
 
 def test_first_acceptable_offer_wins() -> None:

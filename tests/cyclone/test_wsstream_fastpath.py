@@ -3,14 +3,18 @@
 ``WebSocketStream.receive`` decodes complete, unfragmented, masked text
 frames itself and hands everything else to websockets; ``send_utf8`` builds
 plain text frames itself. The reference here is the same stream with the
-fast paths switched off (``protocol.debug`` set, which routes every byte
-through websockets, as the stream did before the fast paths existed).
+fast paths switched off: made while its logger is at DEBUG, so that
+websockets logs (and therefore sees) every frame, as the stream did before
+the fast paths existed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import logging
 import struct
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -23,8 +27,6 @@ from sockjs.cyclone.wsstream import (
     ProtocolError,
     TextMessage,
     WebSocketStream,
-    _frame_size,
-    _may_be_plain_text,
 )
 
 MAX = 300
@@ -59,10 +61,21 @@ def frame(
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
+@contextlib.contextmanager
+def websockets_debug() -> Iterator[None]:
+    """The stream's logger at DEBUG: streams made meanwhile take no fast path."""
+    logger = logging.getLogger("sockjs.cyclone.wsstream")
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def reference(max_size: int = MAX) -> WebSocketStream:
-    stream = WebSocketStream(max_message_size=max_size, extensions=[])
-    stream._websockets().debug = True  # every byte through websockets' parser
-    return stream
+    with websockets_debug():  # every byte through websockets' parser and framer
+        return WebSocketStream(max_message_size=max_size, extensions=[])
 
 
 def fast(max_size: int = MAX) -> WebSocketStream:
@@ -102,7 +115,6 @@ def test_plain_text_frames_are_decoded_without_websockets() -> None:
     # websockets never saw a byte: its Protocol was not even made.
     assert stream._protocol is None
     assert stream.data_to_send() == b""
-    assert not stream.closing
     assert not stream.closed
 
 
@@ -141,7 +153,7 @@ def test_send_with_deflate_uses_websockets() -> None:
 
 def test_send_after_close_is_ignored() -> None:
     stream = fast()
-    stream.send_close(1000, "bye")
+    stream.fail(1000, "bye")
     stream.data_to_send()
     stream.send_utf8(b"late")
     assert stream.data_to_send() == b""
@@ -222,39 +234,32 @@ def test_large_text_split_across_reads_goes_through_websockets() -> None:
     assert trace[1][0] == [TextMessage("y" * 250), TextMessage("z")]  # type: ignore[index]
 
 
-def test_held_header_is_given_to_websockets_on_eof() -> None:
+def test_held_header_is_dropped_on_eof() -> None:
+    """A cut-off header then EOF: websockets would fail with 1006, which is never sent."""
     stream = fast()
     assert stream.receive(b"\x81\x85") == []
     assert stream._held == b"\x81\x85"
     stream.eof_received()
     assert stream._held == b""
     assert stream.closed
+    assert stream.data_to_send() == b""
+    assert stream._protocol is None
+
+
+def test_held_header_goes_first_when_the_fast_path_turns_off() -> None:
+    """A header held back, then DEBUG logging and a Protocol: the bytes stay in order."""
+    stream = fast()
+    data = frame(0x1, b"hello")
+    assert stream.receive(data[:3]) == []
+    with websockets_debug():
+        stream.send_bytes(b"\x00")  # makes websockets' Protocol, which logs every frame
+    assert stream.receive(data[3:]) == [TextMessage("hello")]
 
 
 def test_deflate_connections_use_websockets_for_everything() -> None:
     stream = WebSocketStream(max_message_size=MAX)
     stream.negotiate_extensions("permessage-deflate")
     assert stream.receive(frame(0x1, b"plain")) == [TextMessage("plain")]
-
-
-def test_frame_size_and_plain_text_prefix() -> None:
-    assert _frame_size(b"\x81") is None
-    assert _frame_size(b"\x81\x85abc") is None
-    assert _frame_size(b"\x81\x85abcd") == (6, 5)
-    assert _frame_size(b"\x81\x05") == (2, 5)
-    assert _frame_size(b"\x81\xfe\x01") is None
-    assert _frame_size(b"\x81\xfe\x01\x00abcd") == (8, 256)
-    assert _frame_size(b"\x81\xff" + b"\x00" * 7) is None
-    assert _frame_size(b"\x81\xff" + b"\x00" * 7 + b"\x01abcd") == (14, 1)
-    assert _may_be_plain_text(b"\x81", 10)
-    assert not _may_be_plain_text(b"\x82", 10)
-    assert not _may_be_plain_text(b"\x81\x05", 10)  # unmasked
-    assert _may_be_plain_text(b"\x81\x85", 10)
-    assert not _may_be_plain_text(b"\x81\x8b", 10)  # over the limit
-    assert _may_be_plain_text(b"\x81\xfe\x00", 10)
-    assert not _may_be_plain_text(b"\x81\xfe\x01\x00", 10)
-    assert _may_be_plain_text(b"\x81\xff\x00", 10)
-    assert not _may_be_plain_text(b"\x81\xff" + b"\x00" * 7 + b"\xff", 10)
 
 
 # -- everything at once: random frames, random cuts ---------------------------
@@ -313,11 +318,11 @@ def _both(prepare: str) -> tuple[bytes, bytes]:
         elif prepare == "deflate":
             stream = WebSocketStream()
             stream.negotiate_extensions("permessage-deflate")
-        elif prepare == "closing":
-            stream.send_close(1000, "bye")
+        elif prepare == "closed":
+            stream.fail(1000, "bye")
             stream.data_to_send()
         elif prepare == "debug":
-            stream._websockets().debug = True
+            stream = reference()
         if one_step:
             results.append(stream.send_utf8_now(b'a["x"]'))
         else:
@@ -326,13 +331,13 @@ def _both(prepare: str) -> tuple[bytes, bytes]:
     return results[0], results[1]
 
 
-@pytest.mark.parametrize("prepare", ["nothing", "pong pending", "deflate", "closing", "debug"])
+@pytest.mark.parametrize("prepare", ["nothing", "pong pending", "deflate", "closed", "debug"])
 def test_send_utf8_now_matches_the_two_steps(prepare: str) -> None:
     queued, direct = _both(prepare)
     if prepare in ("nothing", "pong pending", "debug"):
         assert direct.endswith(b'\x81\x06a["x"]')
     assert direct == queued or prepare == "deflate"  # compressed bytes depend on the context
-    if prepare == "closing":
+    if prepare == "closed":
         assert direct == b""
 
 
@@ -342,7 +347,7 @@ def test_send_utf8_now_matches_the_two_steps(prepare: str) -> None:
 def test_frames_sent_before_the_protocol_exists_come_first() -> None:
     stream = fast()
     stream.send_utf8(b"one")
-    stream.send_text("two")
+    stream.send_utf8(b"two")
     assert stream._protocol is None
     assert stream.send_utf8_now(b"three") == b"\x81\x03one\x81\x03two\x81\x05three"
     stream.send_utf8(b"four")
@@ -355,27 +360,41 @@ def test_frames_sent_before_the_protocol_exists_come_first() -> None:
 
 
 def test_the_protocol_is_made_for_what_only_websockets_does() -> None:
-    for action in ("close", "fail", "binary", "eof"):
+    for action in ("fail", "binary"):
         stream = fast()
         stream.send_utf8(b"first")
-        if action == "close":
-            stream.send_close(1000, "bye")
-        elif action == "fail":
+        if action == "fail":
             stream.fail(1011, "oops")
-        elif action == "binary":
-            stream.send_bytes(b"\x00")
         else:
-            stream.eof_received()
+            stream.send_bytes(b"\x00")
         assert stream._protocol is not None
         data = stream.data_to_send()
         assert data.startswith(b"\x81\x05first"), action
+    assert not stream.closed
+
+
+def test_eof_needs_no_protocol() -> None:
+    stream = fast()
+    stream.send_utf8(b"last")
+    stream.eof_received()
+    assert stream._protocol is None
     assert stream.closed
+    assert stream.data_to_send() == b"\x81\x04last"
+    stream.send_utf8(b"late")
+    assert stream.data_to_send() == b""
 
 
-def test_debug_logging_makes_the_protocol_at_once(caplog: pytest.LogCaptureFixture) -> None:
+def test_debug_logging_sends_every_frame_through_websockets(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with caplog.at_level("DEBUG", logger="sockjs.cyclone.wsstream"):
         stream = fast()
-    assert stream._protocol is not None and stream._protocol.debug
+        assert stream._protocol is not None
+        assert stream.receive(frame(0x1, b"seen")) == [TextMessage("seen")]
+        stream.send_utf8(b"sent")
+    logged = [record.getMessage() for record in caplog.records]
+    assert any(line.startswith("< TEXT 'seen'") for line in logged), logged
+    assert any(line.startswith("> TEXT 'sent'") for line in logged), logged
 
 
 def test_send_utf8_now_once_the_protocol_exists() -> None:
@@ -391,14 +410,12 @@ def test_a_clean_close_needs_no_protocol() -> None:
     events = stream.receive(frame(0x8, b"\x03\xe8done") + frame(0x1, b"ignored"))
     assert events == [CloseReceived(1000, "done")]
     assert stream._protocol is None
-    assert stream.closing and stream.closed
+    assert stream.closed
     assert stream.data_to_send() == b"\x81\x03bye\x88\x06\x03\xe8done"
     # Everything after is ignored, as by websockets after a Close.
     assert stream.receive(frame(0x1, b"late")) == []
     stream.send_utf8(b"late")
-    stream.send_text("late")
     stream.send_bytes(b"late")
-    stream.send_close(1000, "late")
     stream.fail(1011, "late")
     assert stream.send_utf8_now(b"late") == b""
     stream.eof_received()
