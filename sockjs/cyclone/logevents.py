@@ -61,44 +61,30 @@ def router_label(prefix: str | None) -> str | None:
     return prefix or "/"
 
 
+def _emit(level: LogLevel, text: str, event: str, router: str | None, **fields: object) -> None:
+    log.emit(level, text, sockjs_event=event, router=router_label(router), **fields)
+
+
 def session_opened(router: str, transport: str, ip: str | None) -> None:
     """Log :data:`SESSION_OPENED` (debug)."""
-    log.debug(
-        "Session opened on {router} over {transport} from {ip}",
-        sockjs_event=SESSION_OPENED,
-        router=router_label(router),
-        transport=transport,
-        ip=ip,
-    )
+    text = "Session opened on {router} over {transport} from {ip}"
+    _emit(LogLevel.debug, text, SESSION_OPENED, router, transport=transport, ip=ip)
 
 
 def session_closed(router: str, transport: str, code: int, reason: str, initiator: str) -> None:
     """Log :data:`SESSION_CLOSED` (debug)."""
-    log.debug(
-        "Session closed on {router} ({transport}): {code} {reason!r}, by {initiator}",
-        sockjs_event=SESSION_CLOSED,
-        router=router_label(router),
-        transport=transport,
-        code=code,
-        reason=reason,
-        initiator=initiator,
-    )
+    text = "Session closed on {router} ({transport}): {code} {reason!r}, by {initiator}"
+    fields = {"transport": transport, "code": code, "reason": reason, "initiator": initiator}
+    _emit(LogLevel.debug, text, SESSION_CLOSED, router, **fields)
 
 
 def request_rejected(
     router: str, route: str, method: str, status: int, kind: str, detail: str
 ) -> None:
     """Log :data:`REQUEST_REJECTED` (info)."""
-    log.info(
-        "Rejected {method} {router}/<{route}>: {status} ({kind})",
-        sockjs_event=REQUEST_REJECTED,
-        router=router_label(router),
-        route=route,
-        method=method,
-        status=status,
-        kind=kind,
-        detail=detail.strip(),
-    )
+    text = "Rejected {method} {router}/<{route}>: {status} ({kind})"
+    fields = {"route": route, "method": method, "status": status, "kind": kind}
+    _emit(LogLevel.info, text, REQUEST_REJECTED, router, detail=detail.strip(), **fields)
 
 
 def transport_error(
@@ -111,16 +97,9 @@ def transport_error(
     ip: str | None = None,
 ) -> None:
     """Log :data:`TRANSPORT_ERROR` (info)."""
-    log.info(
-        "Transport error on {router}: {kind}: {detail}",
-        sockjs_event=TRANSPORT_ERROR,
-        router=router_label(router),
-        kind=kind,
-        detail=detail,
-        code=code,
-        status=status,
-        ip=ip,
-    )
+    text = "Transport error on {router}: {kind}: {detail}"
+    fields = {"kind": kind, "detail": detail, "code": code, "status": status, "ip": ip}
+    _emit(LogLevel.info, text, TRANSPORT_ERROR, router, **fields)
 
 
 def limit_hit(
@@ -134,17 +113,9 @@ def limit_hit(
     ip: str | None = None,
 ) -> None:
     """Log :data:`LIMIT_HIT` (warn)."""
-    log.warn(
-        "Limit {limit} reached on {router}: {detail}",
-        sockjs_event=LIMIT_HIT,
-        router=router_label(router),
-        kind=kind,
-        limit=limit,
-        detail=detail,
-        code=code,
-        status=status,
-        ip=ip,
-    )
+    text = "Limit {limit} reached on {router}: {detail}"
+    fields = {"kind": kind, "limit": limit, "detail": detail, "code": code, "status": status}
+    _emit(LogLevel.warn, text, LIMIT_HIT, router, ip=ip, **fields)
 
 
 def app_exception(
