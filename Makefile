@@ -13,7 +13,7 @@ PORT ?= 8888
 
 export VENV
 
-.PHONY: help bench bench-all bench-micro bench-sweep demo test bootstrap-demo bootstrap-test \
+.PHONY: help bench bench-all bench-ab bench-micro bench-sweep demo test bootstrap-demo bootstrap-test \
         lint format-check typecheck docs cov-protocol pytest format wheel clean
 
 help:
@@ -68,6 +68,13 @@ bench: bootstrap-test
 # Every performance target against its peer, then the table (bench/README.rst; about 25 min).
 bench-all: bootstrap-test
 	bench/run.sh --rounds 3
+
+# This checkout against an earlier commit, every target in the same run; fails
+# when one is more than 5 % worse (bench/README.rst; about 20 min).
+#   make bench-ab REF=main~5
+bench-ab: bootstrap-test
+	@test -n "$(REF)" || { echo "usage: make bench-ab REF=<git ref>" >&2; exit 2; }
+	bench/run.sh --baseline '$(REF)' --rounds 3
 
 # The protocol core's encode/decode cost per frame, no I/O (seconds).
 bench-micro: bootstrap-test

@@ -17,7 +17,13 @@ import sys
 from collections import defaultdict
 
 OURS = "cyclone-sockjs"
-CPU_KEYS = ("server_cpu_us_per_delivery", "server_cpu_us_per_unit")
+# Per delivery (broadcast: per_unit there is per round), per message/session,
+# per session opened (idle scenarios).
+CPU_KEYS = (
+    "server_cpu_us_per_delivery",
+    "server_cpu_us_per_unit",
+    "server_cpu_us_per_session_open",
+)
 
 
 def load(paths: list[str]) -> list[dict]:
@@ -76,10 +82,10 @@ def main(paths: list[str]) -> None:
     print("|---|---|---:|---:|---:|---:|---|---|---:|")
     for name, rows in by_target.items():
         goal = rows[0].get("goal", "")
-        peer = next((r["peer"] for r in rows if r.get("peer") != OURS), "?")
+        peer = next((r["peer"] for r in rows if r.get("peer") not in (None, OURS)), "?")
         rounds: dict[int, dict[str, dict]] = defaultdict(dict)
         for row in rows:
-            if "error" not in row:
+            if "error" not in row and "peer" in row:
                 rounds[row.get("round", 0)][row["peer"]] = row
         ratios, cpu_ratios = [], []
         for pair in rounds.values():
