@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 import sockjs.protocol.transports
-from sockjs.cyclone._memclient import HTTPExchange, WebSocket, http_request
+from sockjs.cyclone._memclient import HTTPExchange, WebSocket
 from sockjs.protocol import transports
+from sockjs.protocol.httpclient import request as http_request
 from sockjs.protocol.multiplex import escape_topic
 
 if TYPE_CHECKING:

@@ -28,10 +28,13 @@ __all__ = [
     "NO_STATUS_RCVD",
     "PLAIN_TEXT",
     "FrameCursor",
+    "FrameReader",
     "MessageAssembler",
+    "apply_mask",
     "close_frame_end",
     "close_payload",
     "fit_close_reason",
+    "frame",
     "frame_size",
     "is_sendable_close_code",
     "may_be_plain_text",
@@ -69,6 +72,37 @@ def text_header(length: int) -> bytes:
     if length < 65536:
         return bytes((PLAIN_TEXT, _LENGTH_16)) + length.to_bytes(2, "big")
     return bytes((PLAIN_TEXT, _LENGTH_64)) + length.to_bytes(8, "big")
+
+
+def frame(
+    opcode: int, payload: bytes, *, mask: bytes | None = None, fin: bool = True, rsv: int = 0
+) -> bytes:
+    """One whole frame (5.2): masked with the 4-byte ``mask`` (a client's), or not (a server's).
+
+    ``fin`` and ``rsv`` (the three reserved bits, as a number) are for tests
+    that send what a well-behaved peer would not.
+    """
+    first = (0x80 if fin else 0) | (rsv << 4) | opcode
+    length = len(payload)
+    bit = _MASK_BIT if mask is not None else 0
+    if length < _LENGTH_16:
+        head = bytes((first, bit | length))
+    elif length < 65536:
+        head = bytes((first, bit | _LENGTH_16)) + length.to_bytes(2, "big")
+    else:
+        head = bytes((first, bit | _LENGTH_64)) + length.to_bytes(8, "big")
+    if mask is None:
+        return head + payload
+    return head + mask + apply_mask(payload, mask)
+
+
+def apply_mask(data: bytes, mask: bytes) -> bytes:
+    """``data`` XOR the repeated 4-byte ``mask`` (5.3): masks and unmasks alike."""
+    if not data:
+        return data
+    length = len(data)
+    repeated = (mask * (length // 4 + 1))[:length]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(repeated, "big")).to_bytes(length, "big")
 
 
 def frame_size(head: bytes) -> tuple[int, int] | None:
@@ -218,6 +252,35 @@ class FrameCursor:
                 return
             self._remaining = size[0] + size[1] - len(self._head)
             self._head = b""
+
+
+class FrameReader:
+    """Whole frames out of a byte stream: ``(fin, opcode, payload)``, payloads unmasked.
+
+    A client's view of the server's frames (the server's own parsing is
+    ``websockets``'): nothing is checked beyond the framing itself.
+    """
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> list[tuple[bool, int, bytes]]:
+        """Consume ``data``; return the frames it completes."""
+        buffer = self._buffer + data
+        frames = []
+        while (size := frame_size(buffer)) is not None:
+            header, length = size
+            if len(buffer) < header + length:
+                break
+            payload = buffer[header : header + length]
+            if buffer[1] & _MASK_BIT:
+                payload = apply_mask(payload, buffer[header - 4 : header])
+            frames.append((bool(buffer[0] & 0x80), buffer[0] & 0x0F, payload))
+            buffer = buffer[header + length :]
+        self._buffer = buffer
+        return frames
 
 
 class MessageAssembler:

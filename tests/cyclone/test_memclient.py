@@ -1,7 +1,8 @@
-"""The in-memory HTTP/WebSocket client under ``sockjs.cyclone.testing`` (``_memclient``).
+"""The in-memory HTTP/WebSocket connections under ``sockjs.cyclone.testing`` (``_memclient``).
 
-Parsers are fed by hand (byte by byte where framing matters); connections
-talk to a real router in a real Cyclone application on a fake clock.
+They talk to a real router in a real Cyclone application on a fake clock.
+(The codecs they use are tested in tests/protocol: test_httpclient.py and
+test_wsframes.py.)
 """
 
 from __future__ import annotations
@@ -14,19 +15,16 @@ import pytest
 from twisted.internet.task import Clock
 
 from sockjs.cyclone import SockJSConnection, SockJSHTTPConnection, SockJSRouter
-from sockjs.cyclone._memclient import (
-    CLOSE,
-    PING,
-    PONG,
-    TEXT,
-    FrameReader,
-    HTTPExchange,
-    MemoryConnection,
-    ResponseReader,
-    WebSocket,
-    client_frame,
-    http_request,
-)
+from sockjs.cyclone._memclient import PING, PONG, HTTPExchange, MemoryConnection, WebSocket
+from sockjs.protocol.httpclient import request as http_request
+from sockjs.protocol.wsframes import FrameReader, frame
+
+CLOSE = 0x8
+
+
+def server_frame(opcode: int, payload: bytes) -> bytes:
+    """An unmasked frame, as a server sends it."""
+    return frame(opcode, payload)
 
 
 class Echo(SockJSConnection):
@@ -55,109 +53,6 @@ def app() -> Iterator[App]:
     yield made
     made.router.stop()
     assert made.clock.getDelayedCalls() == []
-
-
-def feed_bytewise(reader: ResponseReader, data: bytes) -> list[bytes]:
-    pieces = []
-    for index in range(len(data)):
-        pieces.extend(reader.feed(data[index : index + 1]))
-    return pieces
-
-
-# ---------------------------------------------------------------------------
-# Requests and responses
-# ---------------------------------------------------------------------------
-
-
-def test_request_bytes_add_host_and_length_once() -> None:
-    assert (
-        http_request("POST", "/x?a=1", [("X-A", "é")], b"ab")
-        == (
-            "POST /x?a=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: é\r\nContent-Length: 2\r\n\r\nab"
-        ).encode()
-    )
-    given = http_request("POST", "/x", [("host", "h"), ("Content-Length", "0")])
-    assert given == b"POST /x HTTP/1.1\r\nhost: h\r\nContent-Length: 0\r\n\r\n"
-    assert http_request("GET", "/", []) == b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-
-
-def test_chunked_response_keeps_chunk_boundaries() -> None:
-    reader = ResponseReader()
-    data = (
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Y:  z \r\n\r\n"
-        b"3\r\nabc\r\n2;name=value\r\nde\r\n0\r\n\r\n"
-    )
-    assert feed_bytewise(reader, data) == [b"abc", b"de"]
-    assert (reader.status, reader.complete, reader.headers["x-y"]) == (200, True, "z")
-    assert reader.feed(b"ignored after the end") == []
-
-
-def test_length_delimited_and_empty_responses() -> None:
-    reader = ResponseReader()
-    assert feed_bytewise(reader, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\no\n\n") == [b"o\n\n"]
-    assert reader.complete
-    empty = ResponseReader()
-    assert empty.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") == []
-    assert empty.complete
-    no_content = ResponseReader()
-    assert no_content.feed(b"HTTP/1.1 204 No Content\r\n\r\n") == []
-    assert (no_content.status, no_content.complete) == (204, True)
-
-
-def test_response_delimited_by_the_connection_closing() -> None:
-    reader = ResponseReader()
-    assert reader.feed(b"HTTP/1.1 200 OK\r\n\r\nab") == [b"ab"]
-    assert reader.feed(b"") == []
-    assert reader.feed(b"c") == [b"c"]
-    assert not reader.complete
-
-
-def test_switching_protocols_keeps_the_bytes_after_the_head() -> None:
-    reader = ResponseReader()
-    assert reader.feed(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket") == []
-    assert reader.feed(b"\r\n\r\n\x81\x01o") == []
-    assert (reader.upgraded, reader.complete, reader.rest) == (True, False, b"\x81\x01o")
-
-
-# ---------------------------------------------------------------------------
-# WebSocket frames
-# ---------------------------------------------------------------------------
-
-
-def server_frame(opcode: int, payload: bytes, final: bool = True) -> bytes:
-    """An unmasked frame, as a server sends it."""
-    first = (0x80 if final else 0) | opcode
-    length = len(payload)
-    if length < 126:
-        return bytes([first, length]) + payload
-    if length < 1 << 16:
-        return bytes([first, 126]) + length.to_bytes(2, "big") + payload
-    return bytes([first, 127]) + length.to_bytes(8, "big") + payload
-
-
-def test_frame_reader_joins_fragments_and_passes_control_frames() -> None:
-    reader = FrameReader()
-    data = (
-        server_frame(TEXT, b"hel", final=False)
-        + server_frame(PING, b"p")
-        + server_frame(0x0, b"lo")
-        + server_frame(TEXT, b"!")
-        + server_frame(CLOSE, b"\x03\xe8")
-    )
-    out = []
-    for index in range(len(data)):
-        out.extend(reader.feed(data[index : index + 1]))
-    assert out == [(PING, b"p"), (TEXT, b"hello"), (TEXT, b"!"), (CLOSE, b"\x03\xe8")]
-
-
-@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
-def test_client_frames_are_masked_and_read_back(size: int) -> None:
-    payload = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
-    frame = client_frame(TEXT, payload)
-    assert frame[0] == 0x81
-    assert frame[1] & 0x80  # masked (RFC 6455 5.3)
-    assert FrameReader().feed(frame) == [(TEXT, payload)]
-    assert FrameReader().feed(server_frame(TEXT, payload)) == [(TEXT, payload)]
 
 
 # ---------------------------------------------------------------------------
@@ -219,7 +114,7 @@ def test_websocket_handshake_messages_pings_and_close(app: App) -> None:
     assert ws.read_messages() == []
     assert sent == []  # reading never writes
     ws.send_replies()
-    assert FrameReader().feed(b"".join(sent)) == [(PONG, b"are you there")]
+    assert FrameReader().feed(b"".join(sent)) == [(True, PONG, b"are you there")]
     ws.connection.transport.write(server_frame(PING, b"") + server_frame(CLOSE, b"\x03\xe8bye"))
     assert ws.read_messages() == []
     assert ws.close_frame == (1000, "bye") and not ws.open

@@ -16,10 +16,13 @@ from sockjs.protocol.wsframes import (
     NO_STATUS_RCVD,
     PLAIN_TEXT,
     FrameCursor,
+    FrameReader,
     MessageAssembler,
+    apply_mask,
     close_frame_end,
     close_payload,
     fit_close_reason,
+    frame,
     frame_size,
     is_sendable_close_code,
     may_be_plain_text,
@@ -266,3 +269,44 @@ def test_invalid_utf8_is_1007() -> None:
     assert isinstance(event, ProtocolError)
     assert event.code == 1007
     assert not assembler.in_message
+
+
+# -- frames both ways (the test clients' side) ---------------------------------------
+
+OP_TEXT, OP_PING, OP_CLOSE = 0x1, 0x9, 0x8
+
+
+def test_frame_reader_reads_frames_split_anywhere() -> None:
+    reader = FrameReader()
+    data = (
+        frame(OP_TEXT, b"hel", fin=False)
+        + frame(OP_PING, b"p")
+        + frame(0x0, b"lo")
+        + frame(OP_TEXT, b"!", mask=b"abcd")
+        + frame(OP_CLOSE, b"\x03\xe8")
+    )
+    out = []
+    for index in range(len(data)):
+        out.extend(reader.feed(data[index : index + 1]))
+    assert out == [
+        (False, OP_TEXT, b"hel"),
+        (True, OP_PING, b"p"),
+        (True, 0x0, b"lo"),
+        (True, OP_TEXT, b"!"),
+        (True, OP_CLOSE, b"\x03\xe8"),
+    ]
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_client_frames_are_masked_and_read_back(size: int) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    masked = frame(OP_TEXT, payload, mask=b"\x01\x02\x03\x04")
+    assert masked[0] == 0x81
+    assert masked[1] & 0x80  # masked (RFC 6455 5.3)
+    assert FrameReader().feed(masked) == [(True, OP_TEXT, payload)]
+    assert FrameReader().feed(frame(OP_TEXT, payload)) == [(True, OP_TEXT, payload)]
+    assert apply_mask(apply_mask(payload, b"wxyz"), b"wxyz") == payload
+
+
+def test_frame_with_reserved_bits_for_tests_of_bad_peers() -> None:
+    assert frame(OP_TEXT, b"", rsv=4, fin=False) == bytes((0x41, 0))
