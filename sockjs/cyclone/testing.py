@@ -45,44 +45,11 @@ instant::
             assert server.open().close_frame == (3000, "Go away!")
         server.assert_no_timers()                   # nothing left on the clock
 
-What a client does, it does the way a browser's sockjs-client would, each
-request on a connection of its own:
-
-* ``transport="xhr_streaming"`` (default) keeps one streaming response
-  (``POST .../xhr_streaming``) open and starts a new one when
-  ``response_limit`` ends it; ``"xhr"`` polls (``POST .../xhr``) again once
-  a poll has returned; ``"websocket"`` is one WebSocket session (no
-  re-polling, no disconnect delay). A client makes its next receiving
-  request with zero latency but lazily: when the test reads it
-  (:attr:`~TestClient.frames`, :attr:`~TestClient.received`,
-  :meth:`~TestClient.pop_messages`, :attr:`~TestClient.closed`,
-  :attr:`~TestClient.close_frame`), sends with it or moves time; not at the
-  end of :meth:`~SockJSTestServer.open`.
-* :meth:`TestClient.send` posts the messages to ``xhr_send`` as a JSON array
-  (or sends them as one WebSocket text message); the server decodes them.
-  sockjs-client only ever sends strings; other JSON values are accepted.
-* :meth:`TestClient.disconnect` drops the client's connection (a polling
-  client polls first), so the session closes at once with
-  ``close_info.initiator == "client"``; after ``stop_polling()`` there may
-  be no connection to drop, and the session expires instead.
-* :meth:`TestClient.stop_polling`: the client makes no new receiving
-  request, so once no receiver is attached the session expires after
-  ``disconnect_delay`` (``initiator == "timeout"``). A receiver already
-  attached stays until the server ends it: a streaming response (at
-  ``response_limit``), a poll parked by an earlier read (at the next
-  heartbeat). Right after ``open(transport="xhr")`` none is attached.
-* A client whose session the server has forgotten (it expired, or the
-  server answers a poll with a new ``o``) is closed, with no close frame.
-
-Changed from the first version of this module, which drove the session
-layer directly: ``stop_polling()`` no longer ends an attached receiver "as
-though its response had ended" (no HTTP client can), clients no longer poll
-at the end of ``open()``, and limits, headers and handshakes now behave as
-in production (``max_sessions_per_ip`` refuses clients with ``c[1013,...]``).
-
-Timers your application schedules are checked by :meth:`SockJSTestServer.assert_no_timers`
-only if they use :attr:`SockJSTestServer.clock`: give your code the clock
-(for instance as ``task.LoopingCall(...).clock = server.clock``).
+Clients act as a browser's sockjs-client would, each request on an in-memory
+connection of its own, and make their next receiving request lazily: when
+the test reads them, sends with them or moves time. The testing page of the
+documentation describes every call; :class:`TestClient` and
+:class:`ChannelClient` are re-exported from ``sockjs.cyclone._testclient``.
 """
 
 from __future__ import annotations
