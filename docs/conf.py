@@ -55,8 +55,8 @@ nitpick_ignore = [
     ("py:class", "prometheus_client.registry.CollectorRegistry"),
     ("py:class", "CollectorRegistry"),
     ("py:class", "prometheus_client.metrics_core.Metric"),
-    ("py:class", "ConnectionSession"),
     ("py:class", "Service"),
+    ("py:class", "sockjs.cyclone._testclient.Harness"),
     ("py:class", "sockjs.protocol.stats.Stats"),
     ("py:class", "sockjs.protocol.transports.Wire"),
 ]

@@ -8,55 +8,16 @@ process::
     router = SockJSRouter(Chat, "/chat", broker=broker)
     broker.report_to(router)          # Redis trouble shows in router.stats
 
-Every process behind the (sticky) load balancer does the same, and a message
-published on a channel from any of them reaches the subscribers of that
-channel in all of them.
-
-How it meets the :class:`~sockjs.cyclone.pubsub.Broker` contract:
-
-* **Each message once, locally without Redis.** A published message is
-  written to Redis tagged with this broker's random ``origin``, then handed
-  to this process's subscribers at once (through an
-  :class:`~sockjs.cyclone.pubsub.InProcessBroker`, so the ordering and
-  no-re-entrancy rules are the in-process ones). When Redis echoes it back,
-  the tag says it was delivered here already and it is skipped. Local
-  delivery never waits for Redis, and works while Redis is down.
-* **Order per publisher.** All of one broker's messages go over one Redis
-  connection, which keeps them in order, and Redis delivers them to each
-  subscriber connection in that order.
-* **One Redis subscription per channel.** The broker subscribes to a channel
-  on Redis while it has at least one local subscriber (the router's hub is
-  that subscriber: while a session of this process listens). The
-  subscription takes effect one round trip to Redis after the first local
-  subscriber came; what other processes publish before that is not
-  received (pub/sub keeps nothing for late subscribers).
-* **Outages.** The broker keeps two connections (Redis cannot publish on a
-  subscribed connection); either one that fails or drops is retried with
-  exponential backoff and jitter, for ever, and the channels are subscribed
-  again once the subscriber connection is back. While Redis is unreachable
-  messages reach this process's subscribers only (they are not queued for
-  later: Redis pub/sub itself delivers at most once, and a replay of stale
-  messages after a long outage would do more harm than the gap).
-  A warning is logged when Redis is lost and when it is back, and for the
-  failed attempts 1, 2, 4, 8, ... of each connection; the counters below
-  are kept in ``counters`` and added to the ``errors_*`` keys of every
-  router given to ``report_to``:
-
-  ``redis_disconnected``
-     the broker lost Redis (one per outage, counted when the first of the
-     two connections drops);
-  ``redis_connect_failed``
-     a connection attempt failed;
-  ``redis_not_published``
-     a message reached local subscribers only (Redis down, or the
-     connection dropped before Redis confirmed it);
-  ``redis_bad_message``
-     something on a channel was not a message from a broker like this one
-     (it is dropped).
+A message published on a channel in any process reaches the subscribers of
+that channel in all of them: each subscriber gets it once, in the order its
+publisher sent it, at most once across processes (Redis pub/sub keeps
+nothing). Local delivery never waits for Redis and goes on while Redis is
+down; both Redis connections are retried with backoff for ever. The
+scaling page of the documentation says what this covers, what is logged and
+counted (:data:`COUNTERS`), and how to run it.
 
 Messages are JSON values; the payload on the Redis channel
-``<prefix><channel>`` is ``<origin> <compact JSON>`` (UTF-8, NaN and
-infinities refused).
+``<prefix><channel>`` is ``<origin> <compact JSON>``.
 """
 
 from __future__ import annotations
@@ -102,6 +63,10 @@ Connector = Callable[[Any], Deferred[Any]]
 # Infinity are not JSON, and the other processes could not decode them.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
+#: The trouble counted in ``broker.counters`` and in the ``errors_*`` keys of
+#: the routers given to ``report_to``: outages, failed connection attempts,
+#: messages that stayed local, and things on a channel that were not a
+#: broker's message (dropped).
 COUNTERS = (
     "redis_disconnected",
     "redis_connect_failed",
