@@ -33,6 +33,9 @@ class RawSocket(Protocol):
     def send_text(self, text: str) -> None:
         """Send one text message."""
 
+    def send_binary(self, data: bytes) -> None:
+        """Send one binary message."""
+
     def close_socket(self, close: CloseInfo) -> None:
         """Send a Close frame for ``close``, then drop the connection."""
 
@@ -64,14 +67,21 @@ class RawSessionHandle(SessionBase):
         return self._socket.transport
 
     def send_message(self, message: Any) -> None:
-        """Send ``message`` as one text message.
+        """Send ``message`` as one text message (``bytes``: one binary message).
 
         A ``str`` goes out verbatim; any other value as its JSON text (the
-        same text a SockJS client would find inside an ``a`` frame).
-        Ignored once the connection is closed.
+        same text a SockJS client would find inside an ``a`` frame). Binary
+        messages need the ``raw_binary`` setting. Ignored once the
+        connection is closed.
         """
         if isinstance(message, str):
             self._send(message)
+        elif isinstance(message, bytes | bytearray | memoryview):
+            if not self.host.options.raw_binary:
+                raise TypeError("binary messages need the raw_binary setting")
+            if not self._closed:
+                self.host.telemetry.stats.sent(1, self.host.now())
+                self._socket.send_binary(bytes(message))
         elif not self._closed:
             self._send(encode_message(message))
 
@@ -94,8 +104,8 @@ class RawSessionHandle(SessionBase):
         """The WebSocket is open: create the application's connection."""
         self._opened()
 
-    def deliver(self, text: str) -> None:
-        """Hand one client text message to the application, verbatim and in order."""
+    def deliver(self, text: str | bytes) -> None:
+        """Hand one client message to the application, verbatim and in order."""
         if self._closed or (self.conn is None and not self.waiting):
             return
         self.host.telemetry.stats.received(1, self.host.now())

@@ -25,9 +25,9 @@ from sockjs.protocol.frames import encode_message
 from sockjs.protocol.info import IframePage
 from sockjs.protocol.options import Options
 from sockjs.protocol.registry import SessionRegistry
-from sockjs.protocol.session import Prepared, Receiver
+from sockjs.protocol.session import Receiver
 from sockjs.protocol.stats import Stats
-from sockjs.protocol.transports import Wire
+from sockjs.protocol.transports import Prepared, Wire
 
 #: Makes the application's connection for a session (the connection class).
 ConnectionFactory = Callable[[SessionLike], AppConnection]

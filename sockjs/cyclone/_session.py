@@ -19,7 +19,8 @@ from sockjs.protocol import closing
 from sockjs.protocol.closing import CloseInfo
 from sockjs.protocol.events import SessionEvent
 from sockjs.protocol.frames import encode_message
-from sockjs.protocol.session import Prepared, Receiver, Session, SessionState
+from sockjs.protocol.session import Receiver, Session, SessionState
+from sockjs.protocol.transports import Prepared
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -137,6 +138,10 @@ class SessionBase(HookGuard):
     def _ended(self, close: CloseInfo) -> None:
         """The session stopped taking messages: uncount it, run ``connectionLost`` once."""
         host = self.host
+        if close is closing.SLOW_CONSUMER:
+            host.telemetry.slow_consumer(host.options.max_queued_bytes)
+        elif close is closing.PEER_TIMEOUT:
+            host.telemetry.dead_peer(close)
         if self._counted:
             self._counted = False
             host.telemetry.session_closed(self.info.transport, close)
@@ -277,6 +282,13 @@ class SessionHandle(SessionBase):
             self.core.abort(close)
             self.settle(receiver)
 
+    def alive(self, sink: ReceiverSink) -> None:
+        """The receiver's peer sent something: a ping, if one is out, is answered."""
+        receiver = self.core.receiver
+        if receiver is not None and receiver.token is sink and receiver.pong_due is not None:
+            self.core.alive()
+            self.host.reschedule()
+
     def pause(self, sink: ReceiverSink) -> None:
         """The receiver's client stopped reading: the core queues meanwhile."""
         receiver = self.core.receiver
@@ -330,10 +342,7 @@ class SessionHandle(SessionBase):
         self.host.reschedule()
 
     def _closed(self) -> None:
-        close = self.core.close_info or closing.INTERRUPTED
-        if close is closing.SLOW_CONSUMER:
-            self.host.telemetry.slow_consumer(self.host.options.max_queued_bytes)
-        self._ended(close)
+        self._ended(self.core.close_info or closing.INTERRUPTED)
 
     def _accepting(self) -> bool:
         return self.core.state == _OPEN

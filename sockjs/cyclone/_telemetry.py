@@ -75,6 +75,10 @@ class Telemetry:
             code=closing.SLOW_CONSUMER.code,
         )
 
+    def dead_peer(self, close: CloseInfo) -> None:
+        """A WebSocket peer answered neither a ping nor anything else (``ping_timeout``)."""
+        self.fault("dead_peer", close.reason, code=close.code)
+
     def app_exception(self, hook: str, failure: Failure | None = None, **fields: object) -> None:
         """An application hook raised (or its Deferred failed)."""
         self.stats.error("app_exception")

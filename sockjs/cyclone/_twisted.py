@@ -18,6 +18,7 @@ Nothing else in ``sockjs/`` touches a private attribute of Twisted.
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from sockjs.cyclone._clock import Clock, DelayedCall
+from sockjs.protocol.options import Options
 
 # -- what a connection has queued -----------------------------------------------------------
 
@@ -155,16 +157,46 @@ def _release(transport: Any) -> None:
     _send(transport, data)
 
 
-def set_no_delay(transport: Any) -> None:
-    """``TCP_NODELAY`` on, once per connection (it is a system call)."""
-    if getattr(transport, "_sockjs_no_delay", False):
+def tune_socket(transport: Any, options: Options) -> None:
+    """Socket options for a client connection, set once (each is a system call).
+
+    ``TCP_NODELAY`` (``disable_nagle``); keepalive probes after
+    ``tcp_keepalive`` idle seconds; ``TCP_USER_TIMEOUT`` (Linux): data left
+    unacknowledged for ``tcp_user_timeout`` seconds ends the connection, so
+    a client that vanished without closing is noticed at its next heartbeat.
+    Platforms without an option just go without it.
+    """
+    if getattr(transport, "_sockjs_tuned", False):
         return
-    set_no_delay = getattr(transport, "setTcpNoDelay", None)
-    if set_no_delay is not None:
-        with contextlib.suppress(OSError):  # not a TCP socket (UNIX sockets)
-            set_no_delay(True)
-        with contextlib.suppress(AttributeError):  # a transport with __slots__
-            transport._sockjs_no_delay = True
+    with contextlib.suppress(AttributeError):  # a transport with __slots__
+        transport._sockjs_tuned = True
+    get_handle = getattr(transport, "getHandle", None)
+    sock = get_handle() if get_handle is not None else None
+    if not isinstance(sock, socket.socket) or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return  # a UNIX socket, or a test transport: nothing to tune
+    settings: list[tuple[int, int, int]] = []
+    if options.disable_nagle:
+        settings.append((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1))
+    idle = options.tcp_keepalive
+    if idle is not None:
+        settings.append((socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1))
+        for option, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", _KEEPALIVE_INTERVAL)):
+            if hasattr(socket, option):
+                settings.append((socket.IPPROTO_TCP, getattr(socket, option), max(1, int(value))))
+        if hasattr(socket, "TCP_KEEPCNT"):
+            settings.append((socket.IPPROTO_TCP, socket.TCP_KEEPCNT, _KEEPALIVE_PROBES))
+    user_timeout = options.tcp_user_timeout
+    if user_timeout is not None and hasattr(socket, "TCP_USER_TIMEOUT"):
+        settings.append((socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(user_timeout * 1000)))
+    for level, number, value in settings:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(level, number, value)
+
+
+#: Seconds between keepalive probes, and probes without an answer before the
+#: kernel gives up (after ``tcp_keepalive`` idle seconds).
+_KEEPALIVE_INTERVAL = 10
+_KEEPALIVE_PROBES = 3
 
 
 # -- connections that do not drain ------------------------------------------------------------

@@ -13,13 +13,9 @@ them is the caller's decision (:func:`sockjs.protocol.websocket.binary_message`)
 
 It uses only ``websockets``' documented API, plus the few undocumented
 things fenced in :mod:`sockjs.cyclone._websockets`; the RFC 6455 wire format
-of its fast paths is in :mod:`sockjs.protocol.wsframes`.  Typical loop::
-
-    events = stream.receive(data)
-    transport.write(stream.data_to_send())
-    for event in events: ...
-    if stream.closed:
-        transport.loseConnection()
+of its fast paths is in :mod:`sockjs.protocol.wsframes`. After each
+:meth:`~WebSocketStream.receive`, write :meth:`~WebSocketStream.data_to_send`,
+and close TCP once :attr:`~WebSocketStream.closed`.
 """
 
 from __future__ import annotations
@@ -60,6 +56,8 @@ __all__ = [
 ]
 
 _logger = logging.getLogger(__name__)
+#: An empty, unmasked ping frame (RFC 6455 5.5.2), as a server sends it.
+_PING = wsframes.frame(0x9, b"")
 
 
 def default_extensions() -> list[ServerExtensionFactory]:
@@ -77,13 +75,13 @@ class WebSocketStream:
     """RFC 6455 message stream over bytes, for one server-side connection.
 
     ``max_message_size`` bounds an incoming message in bytes (after
-    decompression, fragments included).  ``extensions`` lists the extension
-    factories offered in :meth:`negotiate_extensions`; ``None`` means
-    :func:`default_extensions` (permessage-deflate), ``[]`` disables them.
+    decompression, fragments included), ``max_fragments`` its frames.
+    ``extensions`` lists the extension factories offered in
+    :meth:`negotiate_extensions`; ``None`` means :func:`default_extensions`
+    (permessage-deflate), ``[]`` disables them.
     """
 
-    #: Always ready: the handshake was done before the stream was made
-    #: (hixie-76 framing is not, until key3 arrives).
+    #: The handshake was done before the stream was made (hixie-76's waits for key3).
     ready = True
 
     __slots__ = (
@@ -103,6 +101,7 @@ class WebSocketStream:
         self,
         max_message_size: int = 1 << 20,
         extensions: Sequence[ServerExtensionFactory] | None = None,
+        max_fragments: int | None = None,
     ) -> None:
         self._max_size = max_message_size
         # websockets' Protocol is made on first need (_websockets()): a
@@ -111,22 +110,21 @@ class WebSocketStream:
         # cursor that follows where its parser stands (see receive()).
         self._protocol: Protocol | None = None
         self._cursor: wsframes.FrameCursor | None = None
-        # Every byte for the socket, in order: the fast paths append here, and
-        # what websockets queues is moved here after each call into it.
+        # Every byte for the socket, in order (websockets' writes moved here).
         self._out: list[bytes] = []
         # No fast path: an extension is active, or websockets logs every frame.
         self._bypass = False
-        # Our end of the stream went out (websockets' SEND_EOF, or the answer
-        # to a client's Close on the fast path): ``closed``; input is discarded.
+        # Our end of the stream went out (SEND_EOF, or the fast path answered a
+        # Close): ``closed``; input is discarded.
         self._ended = False
         self._eof = False  # the client's end of the stream came
         if _logger.isEnabledFor(logging.DEBUG):
             self._websockets()  # websockets logs every frame from the start
         # Only needed until negotiate_extensions() (None: the defaults, made then).
         self._factories = None if extensions is None else list(extensions)
-        # Messages out of websockets' frames (in_message exactly while its
-        # parser is inside a fragmented message).
-        self._assembler = wsframes.MessageAssembler()
+        # Messages out of websockets' frames (in_message while its parser is
+        # inside a fragmented message).
+        self._assembler = wsframes.MessageAssembler(max_fragments)
         # The start of a plain text frame's header, not given to websockets yet.
         self._held = b""
 
@@ -281,7 +279,7 @@ class WebSocketStream:
             event = assembler.frame(frame.opcode, frame.fin, bytes(frame.data))
             if event is not None:
                 events.append(event)
-                if type(event) is ProtocolError:  # bad UTF-8: websockets leaves it to us
+                if type(event) is ProtocolError:  # bad UTF-8, too many fragments: ours
                     protocol.fail(event.code, event.reason)
                     break
         else:
@@ -341,6 +339,11 @@ class WebSocketStream:
             return bytes((PLAIN_TEXT, length)) + data
         return text_header(length) + data
 
+    def send_ping(self) -> None:
+        """Queue an empty ping (a heartbeat's); the pong is read like any frame."""
+        if not self._ended:
+            self._out.append(_PING)
+
     def send_bytes(self, data: bytes) -> None:
         """Queue one binary message.  Ignored once the stream is :attr:`closed`."""
         if self._ended:
@@ -380,6 +383,11 @@ class WebSocketStream:
     def closed(self) -> bool:
         """The stream is over (nothing more goes in or out): close TCP once flushed."""
         return self._ended
+
+    @property
+    def in_message(self) -> bool:
+        """A fragmented message has started and not finished (``message_timeout``)."""
+        return self._assembler.in_message
 
 
 #: The close code websockets' parser fails the connection with, by exception

@@ -79,6 +79,14 @@ NORMAL_CLOSURE = CloseInfo(1000, "Normal closure", _SERVER)
 BROKEN_FRAMING = CloseInfo(3000, "Broken framing.", _SERVER)
 #: A binary message where only text is accepted (RFC 6455 "unsupported data").
 BINARY_REFUSED = CloseInfo(1003, "Binary messages are not supported.", _SERVER)
+#: A fragmented message not complete within ``message_timeout`` (RFC 6455
+#: "policy violation").
+MESSAGE_TIMEOUT = CloseInfo(1008, "Message not completed in time", _SERVER)
+#: A fragmented message in more than ``max_message_fragments`` frames.
+TOO_MANY_FRAGMENTS = CloseInfo(1009, "Too many fragments", _SERVER)
+#: The peer answered neither a ping nor anything else within ``ping_timeout``
+#: (RFC 6455 1006, "abnormal closure": no Close frame, the peer is gone).
+PEER_TIMEOUT = CloseInfo(1006, "Peer not responding", Initiator.TIMEOUT)
 
 # -- multiplex channels ---------------------------------------------------------------------
 

@@ -35,6 +35,9 @@ KEY3_LENGTH = 8
 
 _DIGITS = frozenset("0123456789")
 _MAX_KEY_NUMBER = 0xFFFFFFFF
+#: A key's number is at most 2**32 - 1 times its spaces, and a header line is
+#: at most a few KB: 20 digits are more than any valid key has.
+_MAX_KEY_DIGITS = 20
 
 
 class Hixie76Error(ValueError):
@@ -57,6 +60,10 @@ def key_number(key: str) -> int:
     spaces = key.count(" ")
     if not digits:
         raise Hixie76Error("Invalid WebSocket key: no digits.")
+    if len(digits) > _MAX_KEY_DIGITS:
+        # Cheaper than the division, and Python refuses to convert integers
+        # of more than 4300 digits anyway.
+        raise Hixie76Error("Invalid WebSocket key: number out of range.")
     if spaces == 0:
         raise Hixie76Error("Invalid WebSocket key: no spaces.")
     number, remainder = divmod(int(digits), spaces)
@@ -279,3 +286,9 @@ class Hixie76Stream:
     def eof_received(self) -> None:
         """The TCP connection is gone."""
         self._closed = True
+
+    #: Hixie-76 has no fragmented messages (``message_timeout`` never applies).
+    in_message = False
+
+    def send_ping(self) -> None:
+        """Hixie-76 has no ping frames: nothing to send."""

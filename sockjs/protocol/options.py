@@ -70,17 +70,46 @@ class Options:
     max_sessions_per_ip: int | None = None
     #: Apply ``allowed_origins`` to the HTTP transports too (403 for other origins).
     check_origin_http: bool = False
+    # -- dead peers and WebSocket limits (docs/settings.rst, "Dead peers") --
+    #: Seconds a WebSocket peer has to answer the ping sent with each heartbeat
+    #: (or to send anything at all) before it counts as gone; ``None``: no pings.
+    ping_timeout: float | None = 10.0
+    #: Seconds data sent to a client may stay unacknowledged before the kernel
+    #: ends the connection (Linux ``TCP_USER_TIMEOUT``); ``None``: the system's.
+    tcp_user_timeout: float | None = 10.0
+    #: Seconds a connection may be idle before TCP keepalive probes start;
+    #: ``None``: no keepalive.
+    tcp_keepalive: float | None = 30.0
+    #: Frames one fragmented WebSocket message may take (close 1009 beyond).
+    max_message_fragments: int = 1024
+    #: Seconds a fragmented WebSocket message may take to complete (close 1008 beyond).
+    message_timeout: float = 30.0
+    #: The raw ``/websocket`` endpoint passes binary messages both ways (as ``bytes``).
+    raw_binary: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("disconnect_delay", "heartbeat_delay", "session_check_interval"):
+        for name in (
+            "disconnect_delay",
+            "heartbeat_delay",
+            "session_check_interval",
+            "message_timeout",
+            "ping_timeout",
+            "tcp_user_timeout",
+            "tcp_keepalive",
+        ):
             value = getattr(self, name)
-            if value <= 0:
+            if value is not None and value <= 0:
                 raise SettingsError(f"setting {name!r} must be > 0 seconds, got {value!r}")
         for name in ("response_limit", "max_request_body", "max_queued_bytes", "max_message_size"):
             value = getattr(self, name)
             if value < 1:
                 raise SettingsError(f"setting {name!r} must be >= 1 byte, got {value!r}")
-        for name in ("max_messages_per_request", "max_sessions", "max_sessions_per_ip"):
+        for name in (
+            "max_messages_per_request",
+            "max_sessions",
+            "max_sessions_per_ip",
+            "max_message_fragments",
+        ):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise SettingsError(f"setting {name!r} must be >= 1, got {value!r}")
@@ -151,6 +180,12 @@ _KINDS: dict[str, str] = {
     "max_sessions": "limit",
     "max_sessions_per_ip": "limit",
     "check_origin_http": "bool",
+    "ping_timeout": "seconds?",
+    "tcp_user_timeout": "seconds?",
+    "tcp_keepalive": "seconds?",
+    "max_message_fragments": "count",
+    "message_timeout": "seconds",
+    "raw_binary": "bool",
 }
 
 
@@ -158,9 +193,11 @@ def _coerce(key: str, value: Any, kind: str) -> Any:
     def wrong(expected: str) -> SettingsError:
         return SettingsError(f"setting {key!r} must be {expected}, got {value!r}")
 
-    if kind == "seconds":
+    if kind in ("seconds", "seconds?"):
+        if kind == "seconds?" and value is None:
+            return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise wrong("a number of seconds")
+            raise wrong("a number of seconds" if kind == "seconds" else "None or seconds")
         return float(value)
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):

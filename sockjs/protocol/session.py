@@ -24,7 +24,7 @@ from sockjs.protocol import closing, frames
 from sockjs.protocol.closing import CloseInfo
 from sockjs.protocol.events import SessionEvent
 from sockjs.protocol.options import Options
-from sockjs.protocol.transports import Wire
+from sockjs.protocol.transports import Prepared, Wire
 
 
 class SessionState(IntEnum):
@@ -50,36 +50,6 @@ _EXPIRED = SessionEvent.EXPIRED
 _ENDED = SessionEvent.ENDED
 
 
-class Prepared:
-    """One message on its way to many sessions: its frame and wire bytes, made once.
-
-    A broadcast passes the same :class:`Prepared` to :meth:`Session.send` of
-    every recipient: the ``a[...]`` frame is built on first need and each
-    transport's bytes (:meth:`Wire.wrap`) once per distinct wire, instead of
-    once per session.  Meant to live for one broadcast.
-    """
-
-    __slots__ = ("_chunks", "_frame", "encoded")
-
-    def __init__(self, encoded: str) -> None:
-        #: The message, encoded with :func:`frames.encode_message`.
-        self.encoded = encoded
-        self._frame: str | None = None
-        # id(wire) -> (wire, bytes): the wire is kept so that its id cannot
-        # be reused by another wire while this object lives.
-        self._chunks: dict[int, tuple[Wire, bytes]] = {}
-
-    def chunk(self, wire: Wire) -> bytes:
-        """The message frame wrapped for ``wire``."""
-        entry = self._chunks.get(id(wire))
-        if entry is None:
-            frame = self._frame
-            if frame is None:
-                frame = self._frame = frames.message_frame(self.encoded)
-            entry = self._chunks[id(wire)] = (wire, wire.wrap(frame))
-        return entry[1]
-
-
 class Scheduler(Protocol):
     """Receives a session whenever its deadline changes."""
 
@@ -93,9 +63,11 @@ class Output:
 
     chunks: list[bytes] = field(default_factory=list)
     end: bool = False
-    #: The client stopped reading (a slow consumer): after the end, drop the
-    #: connection too; it would not read another response either.
+    #: The client stopped reading (a slow consumer), or is gone (no answer to
+    #: a ping): after the end, drop the connection too.
     drop_connection: bool = False
+    #: Send a ping with these chunks (a WebSocket heartbeat, :attr:`Wire.pings`).
+    ping: bool = False
 
 
 @dataclass(slots=True)
@@ -112,6 +84,10 @@ class Receiver:
     sent: int = 0
     #: The peer stopped reading: keep messages queued until :meth:`Session.resume`.
     paused: bool = False
+    #: When the peer must have answered the last ping (``ping_timeout``); ``None``: it did.
+    pong_due: float | None = None
+    #: When the next heartbeat is due while a ping waits for its answer.
+    beat_due: float = 0.0
 
 
 def refusal(wire: Wire, close: CloseInfo) -> Output:
@@ -218,6 +194,13 @@ class Session:
         self.receiver = None
         self._end(close)
 
+    def alive(self) -> None:
+        """The receiver's peer sent something (a pong, a message): it is there."""
+        receiver = self.receiver
+        if receiver is not None and receiver.pong_due is not None:
+            receiver.pong_due = None
+            self._set_deadline(receiver.beat_due)
+
     def pause(self) -> None:
         """The receiver's peer stopped reading: queue instead of writing."""
         if self.receiver is not None:
@@ -295,13 +278,35 @@ class Session:
     # -- time -----------------------------------------------------------------
 
     def handle_timer(self, now: float) -> Output | None:
-        """Act on the deadline: heartbeat if a receiver is attached, else expire."""
+        """Act on the deadline: heartbeat if a receiver is attached, else expire.
+
+        A receiver that can carry pings (a WebSocket) gets one with each
+        heartbeat; if nothing comes back within ``ping_timeout`` the peer is
+        gone: the session ends with :data:`~sockjs.protocol.closing.PEER_TIMEOUT`
+        and the output says to drop the connection.
+        """
         if self.deadline is None or now < self.deadline:
             return None
-        if self.receiver is not None:
-            self._set_deadline(now + self.options.heartbeat_delay)
+        receiver = self.receiver
+        if receiver is not None:
+            if receiver.pong_due is not None and now >= receiver.pong_due:
+                self.receiver = None
+                self._end(closing.PEER_TIMEOUT)
+                return Output(end=True, drop_connection=True)
+            beat_due = now + self.options.heartbeat_delay
+            timeout = self.options.ping_timeout
+            ping = receiver.wire.pings and timeout is not None
+            if ping:
+                receiver.beat_due = beat_due
+                if receiver.pong_due is None:
+                    assert timeout is not None
+                    receiver.pong_due = now + timeout
+            due = receiver.pong_due
+            self._set_deadline(beat_due if due is None or due > beat_due else due)
             self.events.append(_HEARTBEAT)
-            return self._emit(frames.HEARTBEAT, now)
+            output = self._emit(frames.HEARTBEAT, now)
+            output.ping = ping
+            return output
         if self.state == _OPEN:
             self.events.append(_EXPIRED)
         self._end(closing.EXPIRED)

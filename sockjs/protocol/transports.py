@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sockjs.protocol import frames
 from sockjs.protocol.encoding import json_encode
 from sockjs.protocol.errors import CallbackRequired, InvalidCallback
 
@@ -66,6 +67,8 @@ class Wire:
     #: The session lives only as long as this receiver: it ends with it,
     #: without ``disconnect_delay`` (WebSockets, as sockjs-node 0.3.11+).
     bound: bool = False
+    #: The connection can carry a ping with each heartbeat (RFC 6455, not hixie-76).
+    pings: bool = False
 
 
 def _xhr(frame: str) -> bytes:
@@ -97,7 +100,9 @@ def _websocket(frame: str) -> bytes:
 XHR = Wire("xhr", False, b"", _xhr)
 XHR_STREAMING = Wire("xhr_streaming", True, XHR_STREAMING_PRELUDE, _xhr)
 EVENTSOURCE = Wire("eventsource", True, EVENTSOURCE_PRELUDE, _eventsource)
-WEBSOCKET = Wire("websocket", True, b"", _websocket, limited=False, bound=True)
+WEBSOCKET = Wire("websocket", True, b"", _websocket, limited=False, bound=True, pings=True)
+#: Hixie-76 WebSockets: the same frames, no ping frames in the protocol.
+HIXIE76 = Wire("websocket", True, b"", _websocket, limited=False, bound=True)
 
 
 def jsonp(callback: str) -> Wire:
@@ -114,3 +119,33 @@ def htmlfile(callback: str) -> Wire:
     """Wire of ``htmlfile``: a 1 KiB+ page prelude, then one ``<script>`` per frame."""
     prelude = (_HTMLFILE_TEMPLATE + _HTMLFILE_PADDING).replace("{{ callback }}", callback)
     return Wire("htmlfile", True, prelude.encode(), _htmlfile)
+
+
+class Prepared:
+    """One message on its way to many sessions: its frame and wire bytes, made once.
+
+    A broadcast passes the same :class:`Prepared` to :meth:`Session.send` of
+    every recipient: the ``a[...]`` frame is built on first need and each
+    transport's bytes (:meth:`Wire.wrap`) once per distinct wire, instead of
+    once per session.  Meant to live for one broadcast.
+    """
+
+    __slots__ = ("_chunks", "_frame", "encoded")
+
+    def __init__(self, encoded: str) -> None:
+        #: The message, encoded with :func:`frames.encode_message`.
+        self.encoded = encoded
+        self._frame: str | None = None
+        # id(wire) -> (wire, bytes): the wire is kept so that its id cannot
+        # be reused by another wire while this object lives.
+        self._chunks: dict[int, tuple[Wire, bytes]] = {}
+
+    def chunk(self, wire: Wire) -> bytes:
+        """The message frame wrapped for ``wire``."""
+        entry = self._chunks.get(id(wire))
+        if entry is None:
+            frame = self._frame
+            if frame is None:
+                frame = self._frame = frames.message_frame(self.encoded)
+            entry = self._chunks[id(wire)] = (wire, wire.wrap(frame))
+        return entry[1]

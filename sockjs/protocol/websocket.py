@@ -121,19 +121,36 @@ def sockjs_message(text: str, max_messages: int) -> list[Any] | Fail | CloseSess
     return messages
 
 
-def binary_message() -> Fail:
-    """A binary message: SockJS is a text protocol (RFC 6455 "unsupported data", 1003)."""
+def binary_message(passed_through: bool = False) -> Fail | None:
+    """A binary message: refused with 1003, or ``None`` where it is passed through.
+
+    SockJS is a text protocol (RFC 6455 1003, "unsupported data"); the raw
+    endpoint passes binary messages to the application with ``raw_binary``.
+    """
+    if passed_through:
+        return None
     close = closing.BINARY_REFUSED
     return Fail(close, Fault("binary_message", close.reason))
 
 
 def protocol_error(event: ProtocolError) -> tuple[CloseInfo, Fault]:
     """The close a framing error ended the socket with, and the fault to report."""
-    if event.code == _MESSAGE_TOO_BIG:
+    if (event.code, event.reason) == (
+        closing.TOO_MANY_FRAGMENTS.code,
+        closing.TOO_MANY_FRAGMENTS.reason,
+    ):
+        fault = Fault("too_many_fragments", event.reason, "max_message_fragments")
+    elif event.code == _MESSAGE_TOO_BIG:
         fault = Fault("message_too_big", event.reason, "max_message_size")
     else:
         fault = Fault(_FAULT_KINDS.get(event.code, "ws_protocol_error"), event.reason)
     return closing.by_server(event.code, event.reason), fault
+
+
+def message_timeout() -> Fail:
+    """A fragmented message not completed within ``message_timeout`` (RFC 6455 1008)."""
+    close = closing.MESSAGE_TIMEOUT
+    return Fail(close, Fault("message_timeout", close.reason, "message_timeout"))
 
 
 def close_after(session_close: CloseInfo) -> CloseInfo:
@@ -156,3 +173,52 @@ def raw_close(close: CloseInfo) -> tuple[int, str]:
     """
     reason = close.reason.encode("utf-8", "replace").decode("utf-8")
     return closing.sendable_code(close.code), reason
+
+
+# -- liveness ---------------------------------------------------------------------------------
+
+#: What :meth:`Liveness.on_timer` asks for.
+PING = "ping"
+DEAD = "dead"
+
+
+class Liveness:
+    """When to ping a WebSocket peer, and when to give up on it (no SockJS session).
+
+    A SockJS WebSocket pings with its session's heartbeats (the session keeps
+    the deadlines); the raw endpoint has no session, so this keeps them: a
+    ping every ``interval`` seconds, and the peer is gone when nothing at all
+    came from it within ``timeout`` seconds of a ping. Any data from the
+    peer (a pong, a message) counts: call :meth:`alive`.
+    """
+
+    __slots__ = ("interval", "next_ping", "pong_due", "timeout")
+
+    def __init__(self, interval: float, timeout: float, now: float) -> None:
+        self.interval = interval
+        self.timeout = timeout
+        self.next_ping = now + interval
+        #: When the peer must have answered the last ping; ``None``: it did.
+        self.pong_due: float | None = None
+
+    @property
+    def deadline(self) -> float:
+        """When :meth:`on_timer` must run next."""
+        due = self.pong_due
+        return self.next_ping if due is None or due > self.next_ping else due
+
+    def on_timer(self, now: float) -> str | None:
+        """:data:`DEAD`, :data:`PING` (send one now), or ``None`` (nothing due yet)."""
+        due = self.pong_due
+        if due is not None and now >= due:
+            return DEAD
+        if now < self.next_ping:
+            return None
+        self.next_ping = now + self.interval
+        if due is None:
+            self.pong_due = now + self.timeout
+        return PING
+
+    def alive(self) -> None:
+        """The peer sent something: it is there."""
+        self.pong_due = None

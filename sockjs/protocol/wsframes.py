@@ -13,7 +13,7 @@ length when it says 127, then a 4-byte masking key when MASK is set.
 
 from __future__ import annotations
 
-from sockjs.protocol.closing import sendable_code
+from sockjs.protocol.closing import TOO_MANY_FRAGMENTS, sendable_code
 from sockjs.protocol.websocket import (
     BinaryMessage,
     CloseReceived,
@@ -289,39 +289,53 @@ class MessageAssembler:
     Takes the frames a parser has checked (fragments in order, no control
     frame fragmented, Close payloads valid) and returns the event each one
     completes: fragments are joined, text is decoded, a Close frame gives
-    its code and reason, pings and pongs give nothing.
+    its code and reason, pings and pongs give nothing. A message in more
+    than ``max_fragments`` frames gives a :class:`ProtocolError` with
+    :data:`~sockjs.protocol.closing.TOO_MANY_FRAGMENTS`: the size limit of
+    the parser cannot see empty fragments, which would otherwise pile up.
     """
 
-    __slots__ = ("_binary", "_parts")
+    __slots__ = ("_binary", "_data", "_fragments", "max_fragments")
 
-    def __init__(self) -> None:
+    def __init__(self, max_fragments: int | None = None) -> None:
+        self.max_fragments = max_fragments
         self._binary = False
-        self._parts: list[bytes] = []  # the fragments of the message under way
+        self._fragments = 0  # frames of the message under way (0: none)
+        self._data = bytearray()  # what they carried, joined as they come
 
     @property
     def in_message(self) -> bool:
         """A fragmented message has started and not finished."""
-        return bool(self._parts)
+        return bool(self._fragments)
 
     def frame(self, opcode: int, fin: bool, data: bytes) -> Event | None:
         """The event the frame completes, if any.
 
-        Text that is not UTF-8 gives a :class:`ProtocolError` with 1007:
-        the connection must be failed with it (8.1).
+        Text that is not UTF-8 gives a :class:`ProtocolError` with 1007, and
+        too many fragments one with 1009: the connection must be failed with
+        it (8.1).
         """
         if opcode in (_TEXT, _BINARY):
             if not fin:
                 self._binary = opcode == _BINARY
-                self._parts = [data]
+                self._fragments = 1
+                self._data = bytearray(data)
                 return None
             return _message(opcode == _BINARY, data)
         if opcode == _CONT:
-            self._parts.append(data)
+            self._fragments += 1
+            if self.max_fragments is not None and self._fragments > self.max_fragments:
+                self._fragments = 0
+                self._data = bytearray()
+                close = TOO_MANY_FRAGMENTS
+                return ProtocolError(close.code, close.reason)
+            self._data += data
             if not fin:
                 return None
-            data = b"".join(self._parts)
-            self._parts = []
-            return _message(self._binary, data)
+            whole = bytes(self._data)
+            self._fragments = 0
+            self._data = bytearray()
+            return _message(self._binary, whole)
         if opcode == _CLOSE:
             return CloseReceived(*close_payload(data))
         return None  # ping (the parser answers it) or pong

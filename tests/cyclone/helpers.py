@@ -281,6 +281,9 @@ class Server:
             self.app.protocol = SockJSHTTPConnection
             self.app.sockjs_clock = self.clock
         self.clients: list[Client] = []
+        #: Called between two timers of advance(): clients that act at once
+        #: on what they receive (a WebSocket client answering pings) do it here.
+        self.pumps: list[Callable[[], None]] = []
         LIVE_SERVERS.append(self)
 
     @property
@@ -331,8 +334,19 @@ class Server:
         return self.post(f"/000/{sid}/xhr_send", raw)
 
     def advance(self, seconds: float) -> None:
-        """Move the fake clock."""
-        self.clock.advance(seconds)
+        """Move the fake clock, timer by timer; the pumps run after each one."""
+        if not self.pumps:
+            self.clock.advance(seconds)  # one step: exactly the sum it always was
+            return
+        target = self.clock.seconds() + seconds
+        while True:
+            due = [call.getTime() for call in self.clock.getDelayedCalls()]
+            step_to = min((when for when in due if when <= target), default=target)
+            self.clock.advance(max(0.0, step_to - self.clock.seconds()))
+            for pump in list(self.pumps):
+                pump()
+            if step_to >= target:
+                return
 
     @property
     def delayed_calls(self) -> list[Any]:

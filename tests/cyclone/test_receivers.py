@@ -16,7 +16,6 @@ from helpers import (
     NO_CACHE,
     PRELUDE,
     TEXT_HTML,
-    Client,
     LogCapture,
     Server,
     new_sid,
@@ -584,42 +583,6 @@ def test_unexpected_error_after_the_stream_started_releases_the_session(
     assert b"2010" not in again.body
     server.drain()
     server.assert_clean()
-
-
-# ---------------------------------------------------------------------------
-# TCP_NODELAY
-# ---------------------------------------------------------------------------
-
-
-def _with_no_delay(client: Client, error: type[Exception] | None = None) -> list[bool]:
-    calls: list[bool] = []
-
-    def set_no_delay(enabled: bool) -> None:
-        calls.append(enabled)
-        if error is not None:
-            raise error("not a TCP socket")
-
-    client.transport.setTcpNoDelay = set_no_delay  # type: ignore[attr-defined]
-    return calls
-
-
-@pytest.mark.parametrize("error", [None, OSError])
-def test_disable_nagle_sets_tcp_nodelay(server: Server, error: type[Exception] | None) -> None:
-    """disable_nagle (default on) sets TCP_NODELAY; transports without TCP are skipped."""
-    client = server.client()
-    calls = _with_no_delay(client, error)
-    client.post(f"/echo/000/{new_sid()}/xhr")
-    assert calls == [True]
-    assert client.response().body == b"o\n"
-
-
-def test_disable_nagle_off_leaves_the_socket_alone() -> None:
-    """With disable_nagle False nothing is set."""
-    server = Server(settings={"disable_nagle": False})
-    client = server.client()
-    calls = _with_no_delay(client)
-    client.post(f"/echo/000/{new_sid()}/xhr")
-    assert calls == []
 
 
 # ---------------------------------------------------------------------------

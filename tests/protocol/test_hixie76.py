@@ -56,6 +56,7 @@ def test_challenge_response_matches_its_definition() -> None:
         ("", "no digits"),
         ("1 2 3", "multiple"),  # 123 / 2
         ("99999999999 ", "out of range"),  # 99999999999 / 1 > 2**32 - 1
+        ("1" * 5000 + " ", "out of range"),  # never reaches int() and its size limit
     ],
 )
 def test_invalid_keys(key: str, message: str) -> None:

@@ -107,6 +107,13 @@ def test_from_settings_accepts_every_key() -> None:
         ({"max_sessions": 0}, "'max_sessions' must be >= 1"),
         ({"max_sessions_per_ip": -1}, "'max_sessions_per_ip' must be >= 1"),
         ({"check_origin_http": "yes"}, "'check_origin_http' must be True or False"),
+        ({"ping_timeout": "10"}, "'ping_timeout' must be None or seconds"),
+        ({"ping_timeout": 0}, "'ping_timeout' must be > 0"),
+        ({"tcp_user_timeout": True}, "'tcp_user_timeout' must be None or seconds"),
+        ({"tcp_keepalive": -1}, "'tcp_keepalive' must be > 0"),
+        ({"message_timeout": None}, "'message_timeout' must be a number"),
+        ({"max_message_fragments": 0}, "'max_message_fragments' must be >= 1"),
+        ({"raw_binary": 1}, "'raw_binary' must be True or False"),
     ],
 )
 def test_bad_settings_name_the_key(settings: dict[str, object], needle: str) -> None:
@@ -133,3 +140,15 @@ def test_mapping_style_reads() -> None:
     assert options.get("nope", 3) == 3
     with pytest.raises(KeyError):
         options["nope"]
+
+
+def test_dead_peer_settings_may_be_switched_off() -> None:
+    options = Options.from_settings(
+        {"ping_timeout": None, "tcp_user_timeout": None, "tcp_keepalive": None}
+    )
+    assert (options.ping_timeout, options.tcp_user_timeout, options.tcp_keepalive) == (
+        None,
+        None,
+        None,
+    )
+    assert Options.from_settings({"ping_timeout": 3}).ping_timeout == 3.0

@@ -7,7 +7,8 @@ from sockjs.protocol.admission import Admission
 from sockjs.protocol.closing import CloseInfo, Initiator
 from sockjs.protocol.events import SessionEvent
 from sockjs.protocol.options import Options
-from sockjs.protocol.session import Output, Prepared, Receiver, Session, SessionState, refusal
+from sockjs.protocol.session import Output, Receiver, Session, SessionState, refusal
+from sockjs.protocol.transports import Prepared
 
 OPTS = Options(heartbeat_delay=25, disconnect_delay=5, response_limit=4096, max_queued_bytes=100)
 

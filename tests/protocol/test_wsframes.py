@@ -310,3 +310,14 @@ def test_client_frames_are_masked_and_read_back(size: int) -> None:
 
 def test_frame_with_reserved_bits_for_tests_of_bad_peers() -> None:
     assert frame(OP_TEXT, b"", rsv=4, fin=False) == bytes((0x41, 0))
+
+
+def test_a_message_in_too_many_fragments_is_a_protocol_error() -> None:
+    """Empty fragments cannot pile up: past max_fragments, 1009 "Too many fragments"."""
+    assembler = MessageAssembler(max_fragments=3)
+    assert assembler.frame(0x1, False, b"a") is None
+    assert assembler.frame(0x0, False, b"") is None
+    assert assembler.frame(0x0, False, b"") is None
+    assert assembler.frame(0x0, False, b"") == ProtocolError(1009, "Too many fragments")
+    assert not assembler.in_message
+    assert assembler.frame(0x1, True, b"next") == TextMessage("next")

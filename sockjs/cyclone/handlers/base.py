@@ -14,7 +14,7 @@ from typing import Any
 import cyclone.web
 from sockjs.cyclone import logevents
 from sockjs.cyclone._service import Service
-from sockjs.cyclone._twisted import set_no_delay, write_now
+from sockjs.cyclone._twisted import tune_socket, write_now
 from sockjs.protocol import http
 from sockjs.protocol.errors import BodyTooLarge, OriginRefused, PeerError, TooManyMessages
 from sockjs.protocol.handshake import origin_allowed
@@ -97,8 +97,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
             self.respond(405, [("Allow", self.allow)], b"", content_type=None)
             return
         options = self.service.options
-        if options.disable_nagle:
-            set_no_delay(self.request.connection.transport)
+        tune_socket(self.request.connection.transport, options)
         if self.checks_origin and options.check_origin_http:
             origin = self.header("Origin")
             if origin is not None and not origin_allowed(origin, options.allowed_origins):

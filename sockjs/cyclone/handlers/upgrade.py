@@ -71,6 +71,13 @@ class Stream(Protocol):
     def eof_received(self) -> None:
         """The TCP connection is gone."""
 
+    @property
+    def in_message(self) -> bool:
+        """A fragmented message has started and not finished."""
+
+    def send_ping(self) -> None:
+        """Queue a ping (RFC 6455; nothing for hixie-76)."""
+
 
 @implementer(IPushProducer)
 class UpgradeHandler(SockJSHandler):
@@ -96,8 +103,12 @@ class UpgradeHandler(SockJSHandler):
         self._paused = False
         self._counted = False
         self._handshake_timer: DelayedCall | None = None
+        #: Fails a fragmented message that takes longer than ``message_timeout``.
+        self._message_timer: DelayedCall | None = None
         #: Aborts a closed connection whose client does not read what is queued.
         self._abort_timer: DelayedCall | None = None
+        #: Bytes written since the client stopped reading (pongs included).
+        self._queued = 0
 
     @property
     def transport(self) -> Any:
@@ -132,7 +143,10 @@ class UpgradeHandler(SockJSHandler):
             return
         stream: Stream
         if kind is handshake.HandshakeKind.HYBI:
-            hybi = WebSocketStream(max_message_size=options.max_message_size)
+            hybi = WebSocketStream(
+                max_message_size=options.max_message_size,
+                max_fragments=options.max_message_fragments,
+            )
             extensions = hybi.negotiate_extensions(self.header("Sec-WebSocket-Extensions"))
             head = handshake.hybi_response(self.header("Sec-WebSocket-Key") or "", extensions)
             stream = hybi
@@ -211,6 +225,11 @@ class UpgradeHandler(SockJSHandler):
         if timer is not None and timer.active():
             timer.cancel()
 
+    def _cancel_timers(self) -> None:
+        """The socket is over: no handshake, message or liveness deadline is left."""
+        self._cancel_handshake_timer()
+        self._cancel_message_timer()
+
     def _connection_info(self, transport: str) -> ConnectionInfo:
         request = self.request
         service = self.service
@@ -233,10 +252,14 @@ class UpgradeHandler(SockJSHandler):
         answer = stream.data_to_send()  # pongs, answers to Close, the hixie-76 answer
         if answer:
             self._write(answer)
+            if self._paused:
+                self._count_queued(len(answer))
         if not self._opened and stream.ready:
             self._opened = True
             self._cancel_handshake_timer()
             self._open()
+        else:
+            self._alive()  # the peer is there, whatever it sent
         if len(events) > 1:
             # One read, several messages: what they make the server write to
             # each connection leaves in one system call (see _twisted.cork).
@@ -247,8 +270,35 @@ class UpgradeHandler(SockJSHandler):
                 uncork()
         elif events:
             self._dispatch(events)
-        if stream.closed and not self._closed:  # pragma: no cover - an event said so
-            self._end_socket(closing.INTERRUPTED)
+        if stream.closed:
+            if not self._closed:  # pragma: no cover - an event said so
+                self._end_socket(closing.INTERRUPTED)
+        elif stream.in_message != (self._message_timer is not None):
+            self._watch_message(stream.in_message)
+
+    def _watch_message(self, started: bool) -> None:
+        """A fragmented message must complete within ``message_timeout`` (a bounded cost)."""
+        if started:
+            delay = self.service.options.message_timeout
+            self._message_timer = self.service.reactor.callLater(delay, self._message_late)
+        else:
+            self._cancel_message_timer()
+
+    def _message_late(self) -> None:
+        self._message_timer = None
+        self.fail(rules.message_timeout())
+
+    def _cancel_message_timer(self) -> None:
+        timer, self._message_timer = self._message_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def _count_queued(self, size: int) -> None:
+        """Bound what piles up for a client that does not read (a ping flood's pongs too)."""
+        self._queued += size
+        limit = self.service.options.max_queued_bytes
+        if self._queued > limit and not self._closed:
+            self._slow_consumer()
 
     def _dispatch(self, events: list[Event]) -> None:
         for event in events:
@@ -270,7 +320,9 @@ class UpgradeHandler(SockJSHandler):
 
     def _binary_received(self, data: bytes) -> None:
         del data
-        self.fail(rules.binary_message())
+        refusal = rules.binary_message()
+        assert refusal is not None
+        self.fail(refusal)
 
     def _connection_finished(self, reason: object) -> None:
         # Cyclone's notifyFinish: the TCP connection is gone (the request is
@@ -281,7 +333,7 @@ class UpgradeHandler(SockJSHandler):
             timer.cancel()
         if not self._closed:
             self._closed = True
-            self._cancel_handshake_timer()
+            self._cancel_timers()
             self._unregister()
             if self._stream is not None:
                 self._stream.eof_received()
@@ -318,7 +370,7 @@ class UpgradeHandler(SockJSHandler):
         if self._closed:
             return
         self._closed = True
-        self._cancel_handshake_timer()
+        self._cancel_timers()
         self._flush()
         # A paused streaming producer would keep Twisted from ever closing
         # the connection once its buffer drains: unregister first.
@@ -344,13 +396,21 @@ class UpgradeHandler(SockJSHandler):
     # -- IPushProducer -------------------------------------------------------------
 
     def pauseProducing(self) -> None:
-        """The client's socket is full."""
+        """The client's socket is full: stop reading it too (its pings would pile up pongs)."""
         self._paused = True
+        self._queued = 0
+        transport = self.request.connection.transport
+        if transport is not None:
+            transport.pauseProducing()
         self._on_pause()
 
     def resumeProducing(self) -> None:
-        """The client reads again."""
+        """The client reads again: so do we."""
         self._paused = False
+        self._queued = 0
+        transport = self.request.connection.transport
+        if transport is not None and not self._closed:
+            transport.resumeProducing()
         self._on_resume()
 
     def stopProducing(self) -> None:
@@ -371,4 +431,12 @@ class UpgradeHandler(SockJSHandler):
         raise NotImplementedError
 
     def _on_resume(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _alive(self) -> None:  # pragma: no cover - overridden
+        """The peer sent something."""
+        raise NotImplementedError
+
+    def _slow_consumer(self) -> None:  # pragma: no cover - overridden
+        """More than ``max_queued_bytes`` waited for a client that does not read."""
         raise NotImplementedError

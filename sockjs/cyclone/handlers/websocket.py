@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sockjs.cyclone._clock import DelayedCall
 from sockjs.cyclone._rawsession import RawSessionHandle
 from sockjs.cyclone._session import SessionHandle
 from sockjs.cyclone.handlers.base import SockJSHandler
@@ -72,12 +73,11 @@ class WebSocketHandler(UpgradeHandler):
         self.upgrade()
 
     def _open(self) -> None:
+        # Hixie-76 has no ping frames: its heartbeats carry none.
+        hybi = type(self._stream) is WebSocketStream
+        wire = transports.WEBSOCKET if hybi else transports.HIXIE76
         self.service.attach(
-            self,
-            None,
-            transports.WEBSOCKET,
-            self.client_ip(),
-            lambda: self._connection_info(SOCKJS_TRANSPORT),
+            self, None, wire, self.client_ip(), lambda: self._connection_info(SOCKJS_TRANSPORT)
         )
 
     # -- called by the service and the session glue ------------------------------------
@@ -104,12 +104,14 @@ class WebSocketHandler(UpgradeHandler):
         if self._closed or stream is None:
             return
         chunks = output.chunks
-        if not output.end and len(chunks) == 1 and type(stream) is WebSocketStream:
+        if not output.end and len(chunks) == 1 and not output.ping and self._fast:
             # The common case (one message frame) without queueing it first.
-            self._write(stream.send_utf8_now(chunks[0]))
+            self._write(stream.send_utf8_now(chunks[0]))  # type: ignore[attr-defined]
             return
         for chunk in chunks:
             stream.send_utf8(chunk)
+        if output.ping:  # a heartbeat: the peer must answer within ping_timeout
+            stream.send_ping()
         if not output.end:
             self._flush()
             return
@@ -155,6 +157,18 @@ class WebSocketHandler(UpgradeHandler):
         if self._handle is not None:
             self._handle.resume(self)
 
+    def _alive(self) -> None:
+        if self._handle is not None:
+            self._handle.alive(self)
+
+    def _slow_consumer(self) -> None:
+        if self._handle is not None:
+            self._handle.close_with(closing.SLOW_CONSUMER)
+
+    @property
+    def _fast(self) -> bool:
+        return type(self._stream) is WebSocketStream
+
 
 class RawWebSocketHandler(UpgradeHandler):
     """``GET <prefix>/websocket``: plain RFC 6455, messages verbatim (7.9)."""
@@ -166,8 +180,9 @@ class RawWebSocketHandler(UpgradeHandler):
         """Cyclone calls this with the route's keyword arguments."""
         super().initialize(service)
         self._handle: RawSessionHandle | None = None
-        #: Bytes written since the client stopped reading.
-        self._queued = 0
+        #: Pings and the deadline for their answers (no session keeps them here).
+        self._liveness: rules.Liveness | None = None
+        self._liveness_timer: DelayedCall | None = None
 
     def get(self) -> None:
         """Upgrade."""
@@ -179,8 +194,13 @@ class RawWebSocketHandler(UpgradeHandler):
         )
         if isinstance(opened, Refusal):
             self.close_socket_with(opened.close or closing.GOING_AWAY)
-        else:
-            self._handle = opened
+            return
+        self._handle = opened
+        options = self.service.options
+        if options.ping_timeout is not None and not self._closed:
+            now = self.now()
+            self._liveness = rules.Liveness(options.heartbeat_delay, options.ping_timeout, now)
+            self._arm_liveness(now)
 
     # -- RawSocket (called by the RawSessionHandle) ------------------------------------
 
@@ -191,13 +211,20 @@ class RawWebSocketHandler(UpgradeHandler):
             return
         data = text.encode("utf-8", "replace")
         stream.send_utf8(data)
+        self._sent(len(data))
+
+    def send_binary(self, data: bytes) -> None:
+        """Send one binary message (``raw_binary``)."""
+        stream = self._stream
+        if self._closed or not isinstance(stream, WebSocketStream):
+            return
+        stream.send_bytes(data)
+        self._sent(len(data))
+
+    def _sent(self, size: int) -> None:
         self._flush()
-        if self._paused:
-            # No queue of our own here: bound what piles up in the transport.
-            self._queued += len(data)
-            if self._queued > self.service.options.max_queued_bytes and self._handle is not None:
-                self.service.telemetry.slow_consumer(self.service.options.max_queued_bytes)
-                self._handle.close_with(closing.SLOW_CONSUMER)
+        if self._paused:  # no queue of our own here: bound what piles up in the transport
+            self._count_queued(size)
 
     def close_socket(self, close: CloseInfo) -> None:
         """Close frame for ``close`` (1000 if its code may not be sent), drop TCP."""
@@ -212,12 +239,58 @@ class RawWebSocketHandler(UpgradeHandler):
         if self._handle is not None:
             self._handle.deliver(text)
 
+    def _binary_received(self, data: bytes) -> None:
+        refusal = rules.binary_message(self.service.options.raw_binary)
+        if refusal is not None:
+            self.fail(refusal)
+        elif self._handle is not None:
+            self._handle.deliver(data)
+
     def _socket_gone(self, close: CloseInfo) -> None:
         if self._handle is not None:
             self._handle.lost(close)
 
     def _on_pause(self) -> None:
-        self._queued = 0
+        pass
 
     def _on_resume(self) -> None:
-        self._queued = 0
+        pass
+
+    def _alive(self) -> None:
+        if self._liveness is not None:
+            self._liveness.alive()
+
+    def _slow_consumer(self) -> None:
+        if self._handle is not None:
+            self._handle.close_with(closing.SLOW_CONSUMER)
+
+    # -- pings ----------------------------------------------------------------------
+
+    def _arm_liveness(self, now: float) -> None:
+        liveness = self._liveness
+        if liveness is not None:
+            delay = max(0.0, liveness.deadline - now)
+            self._liveness_timer = self.service.reactor.callLater(delay, self._liveness_due)
+
+    def _liveness_due(self) -> None:
+        self._liveness_timer = None
+        liveness, stream = self._liveness, self._stream
+        if liveness is None or stream is None or self._closed:
+            return
+        now = self.now()
+        action = liveness.on_timer(now)
+        if action is rules.DEAD:
+            if self._handle is not None:
+                self._handle.close_with(closing.PEER_TIMEOUT)
+            return
+        if action is rules.PING:
+            stream.send_ping()
+            self._flush()
+        self._arm_liveness(now)
+
+    def _cancel_timers(self) -> None:
+        super()._cancel_timers()
+        self._liveness = None
+        timer, self._liveness_timer = self._liveness_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
