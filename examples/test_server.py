@@ -137,17 +137,23 @@ class CarlConnection(SockJSConnection):
         self.close()
 
 
-def build_routers(sockjs_url: str | None, broker: Any = None) -> list[SockJSRouter]:
+def build_routers(
+    sockjs_url: str | None, broker: Any = None, heartbeat_delay: float | None = None
+) -> list[SockJSRouter]:
     """One router per test service, each with its own session table.
 
-    With a ``broker``, /broadcast and /multiplex's ``room`` channel use it.
+    With a ``broker``, /broadcast and /multiplex's ``room`` channel use it;
+    ``heartbeat_delay`` (seconds) replaces every router's.
     """
     base: dict[str, Any] = {"jsessionid": False}
     if sockjs_url:
         base["sockjs_url"] = sockjs_url
 
     def settings(**extra: Any) -> dict[str, Any]:
-        return {**base, **extra}
+        chosen = {**base, **extra}
+        if heartbeat_delay is not None:
+            chosen["heartbeat_delay"] = heartbeat_delay
+        return chosen
 
     channels: dict[str, type[SockJSConnection]] = {
         "ann": AnnConnection,
@@ -217,6 +223,12 @@ def main(argv: list[str] | None = None) -> None:
         help="seconds clients get to receive their close frame on SIGTERM (default 2)",
     )
     parser.add_argument(
+        "--heartbeat-delay",
+        type=float,
+        metavar="SECONDS",
+        help="heartbeat_delay of every router (short timers for tests, e.g. dead-peer tests)",
+    )
+    parser.add_argument(
         "--redis",
         metavar="URL",
         help="share /broadcast and /multiplex channels via redis://HOST:PORT",
@@ -229,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
 
         broker = RedisBroker(args.redis)
         reactor.addSystemEventTrigger("before", "shutdown", broker.stop)
-    routers = build_routers(args.sockjs_url, broker)
+    routers = build_routers(args.sockjs_url, broker, args.heartbeat_delay)
     if broker is not None:
         broker.report_to(*(router for router in routers if router.broker is broker))
     urls: list[Any] = []
