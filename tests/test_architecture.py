@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "handlers.static",
             "handlers.receivers",
             "handlers.senders",
+            "handlers.streams",
             "handlers.upgrade",
             "handlers.websocket",
         },

@@ -14,7 +14,7 @@ with each event is decided by :mod:`sockjs.protocol.websocket`.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
@@ -24,9 +24,9 @@ from sockjs.cyclone._clock import DelayedCall
 from sockjs.cyclone._twisted import abort_if_stuck, cork, uncork
 from sockjs.cyclone.conninfo import ConnectionInfo, from_request
 from sockjs.cyclone.handlers.base import SockJSHandler
+from sockjs.cyclone.handlers.streams import Stream, open_stream
 from sockjs.cyclone.httpconn import take_over
-from sockjs.cyclone.wsstream import WebSocketStream
-from sockjs.protocol import closing, handshake, hixie76
+from sockjs.protocol import closing, handshake
 from sockjs.protocol import websocket as rules
 from sockjs.protocol.clientip import client_ip
 from sockjs.protocol.closing import CloseInfo
@@ -44,39 +44,6 @@ from sockjs.protocol.websocket import (
 HANDSHAKE_TIMEOUT = 30.0
 #: What an open WebSocket's request keeps as headers (see _connection_info).
 _NO_HEADERS = HTTPHeaders()
-
-
-class Stream(Protocol):
-    """An upgraded connection's framing: RFC 6455 or hixie-76."""
-
-    #: False while the handshake still waits for bytes (hixie-76 key3).
-    ready: bool
-
-    def receive(self, data: bytes) -> list[Event]:
-        """Consume socket bytes; return the events they complete."""
-
-    def send_utf8(self, text: bytes) -> None:
-        """Queue one text message."""
-
-    def fail(self, code: int, reason: str) -> None:
-        """Queue a Close frame; the stream is over (drop TCP after flushing)."""
-
-    def data_to_send(self) -> bytes:
-        """Bytes queued for the socket since the last call."""
-
-    @property
-    def closed(self) -> bool:
-        """The stream is over: close TCP once :meth:`data_to_send` is written."""
-
-    def eof_received(self) -> None:
-        """The TCP connection is gone."""
-
-    @property
-    def in_message(self) -> bool:
-        """A fragmented message has started and not finished."""
-
-    def send_ping(self) -> None:
-        """Queue a ping (RFC 6455; nothing for hixie-76)."""
 
 
 @implementer(IPushProducer)
@@ -141,28 +108,7 @@ class UpgradeHandler(SockJSHandler):
             # A stopped service: no timer runs any more (no heartbeats).
             self.respond(refusal.status, [], refusal.detail.encode())
             return
-        stream: Stream
-        if kind is handshake.HandshakeKind.HYBI:
-            hybi = WebSocketStream(
-                max_message_size=options.max_message_size,
-                max_fragments=options.max_message_fragments,
-            )
-            extensions = hybi.negotiate_extensions(self.header("Sec-WebSocket-Extensions"))
-            head = handshake.hybi_response(self.header("Sec-WebSocket-Key") or "", extensions)
-            stream = hybi
-        else:
-            head = hixie76.handshake_headers(
-                host=self.header("Host") or "",
-                path_and_query=request.uri,
-                origin=self.header("Origin"),
-                protocol=self.header("Sec-WebSocket-Protocol"),
-                secure=request.protocol == "https",
-            )
-            stream = hixie76.Hixie76Stream(
-                self.header("Sec-WebSocket-Key1") or "",
-                self.header("Sec-WebSocket-Key2") or "",
-                options.max_message_size,
-            )
+        head, stream = open_stream(kind, request, options)
         self._stream = stream
         # The 101 head and what opening writes (the "o" frame) leave in one
         # system call (see _twisted.cork).
