@@ -1,4 +1,4 @@
-"""The built wheel installs by README.rst's recipe and runs examples/echo.py.
+"""The built wheel installs by README.rst's recipe and runs the echo examples.
 
 Steps, all in a temporary directory and bounded in time:
 
@@ -6,7 +6,8 @@ Steps, all in a temporary directory and bounded in time:
 2. create a fresh venv and install exactly as README.rst says
    (``pip install sockjs-cyclone`` -- here the wheel file -- then
    ``pip install --no-deps cyclone==1.3``);
-3. run examples/echo.py, unchanged, with that venv's Python and complete an
+3. run examples/echo.py and examples/old_api/echo.py (the 1.x README's
+   program), unchanged, with that venv's Python and complete an
    XHR round trip plus an iframe fetch against it on 127.0.0.1:8888.
 """
 
@@ -28,7 +29,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ECHO = REPO_ROOT / "examples" / "echo.py"
+#: The README's echo service, and the one the 1.x README had (it must run unchanged).
+ECHOES = (REPO_ROOT / "examples" / "echo.py", REPO_ROOT / "examples" / "old_api" / "echo.py")
 # The example is the original README's, verbatim: it listens on all
 # interfaces, port 8888.  We only ever connect to 127.0.0.1.
 ECHO_PORT = 8888
@@ -162,11 +164,15 @@ def test_wheel_installs_by_readme_recipe_and_runs_echo(tmp_path: Path) -> None:
     assert Path(where).is_relative_to(venv), where
     assert (Path(where).parent / "py.typed").is_file()
 
-    # 3. examples/echo.py as it is, run from a directory with nothing else in it.
-    run_dir = tmp_path / "run"
+    # 3. Each echo program as it is, run from a directory with nothing else in it.
+    for number, echo in enumerate(ECHOES):
+        _run_echo(py, echo, tmp_path / f"run{number}")
+
+
+def _run_echo(py: str, echo: Path, run_dir: Path) -> None:
     run_dir.mkdir()
-    shutil.copy(ECHO, run_dir / "echo.py")
-    log = tmp_path / "echo.log"
+    shutil.copy(echo, run_dir / "echo.py")
+    log = run_dir / "echo.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [py, "echo.py"],

@@ -36,7 +36,12 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
-from sockjs.cyclone import ConnectionInfo, SockJSConnection, SockJSRouter
+from sockjs.cyclone import (
+    ConnectionInfo,
+    SockJSConnection,
+    SockJSHTTPConnection,
+    SockJSRouter,
+)
 
 HERE = Path(__file__).resolve().parent
 PAGE = HERE / "index.html"
@@ -95,7 +100,9 @@ def make_app(router: SockJSRouter, client_path: Path) -> cyclone.web.Application
             {"path": client_path, "content_type": "application/javascript; charset=UTF-8"},
         ),
     ]
-    return cyclone.web.Application(router.apply_routes(routes))
+    app = cyclone.web.Application(router.apply_routes(routes))
+    app.protocol = SockJSHTTPConnection  # request limits, idle timeouts
+    return app
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -59,6 +59,8 @@ class ChatConnection(sockjs.cyclone.SockJSConnection):  # type: ignore[misc]
 
     def messageReceived(self, message: str) -> None:
         """Handle ``join`` and ``say``; ignore anything else."""
+        if not isinstance(message, str):
+            return  # sockjs-client sends strings; any other JSON value is not ours
         try:
             data = json.loads(message)
         except ValueError:
@@ -129,7 +131,9 @@ def make_app(client_path: Path) -> cyclone.web.Application:
             {"path": client_path, "content_type": "application/javascript; charset=UTF-8"},
         ),
     ]
-    return cyclone.web.Application(routes + router.urls)
+    app = cyclone.web.Application(routes + router.urls)
+    app.protocol = sockjs.cyclone.SockJSHTTPConnection  # request limits, idle timeouts
+    return app
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,7 +32,12 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
-from sockjs.cyclone import MultiplexConnection, SockJSConnection, SockJSRouter
+from sockjs.cyclone import (
+    MultiplexConnection,
+    SockJSConnection,
+    SockJSHTTPConnection,
+    SockJSRouter,
+)
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE.parent.parent / "node_modules"
@@ -109,7 +114,9 @@ def make_app() -> cyclone.web.Application:
         routes.append(
             (url.replace(".", r"\."), FileHandler, {"path": path, "content_type": JAVASCRIPT})
         )
-    return cyclone.web.Application(routes + router.urls)
+    app = cyclone.web.Application(routes + router.urls)
+    app.protocol = SockJSHTTPConnection  # request limits, idle timeouts
+    return app
 
 
 def main(argv: list[str] | None = None) -> None:
