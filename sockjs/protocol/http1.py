@@ -3,42 +3,34 @@
 A :class:`RequestReader` is fed what the socket receives and returns
 events: a :class:`RequestHead`, :class:`Body` data, :data:`END` once the
 request is complete, or a :class:`Refusal` (then nothing more). It reads
-one request at a time: after a complete request it holds further bytes,
-up to ``max_pipelined_bytes``, until :meth:`RequestReader.response_done`
-says the response is finished, so a parked long-poll is never overtaken.
+one request at a time: after a complete request it holds further bytes
+(up to ``max_pipelined_bytes``) until :meth:`~RequestReader.response_done`,
+so a parked long-poll is never overtaken. It accepts, strictly: empty
+lines before a request (RFC 9112 2.2); lines ended by CRLF; a request line
+``METHOD target HTTP/1.0|1.1`` (an absolute-form target is read as its
+path); header names that are tokens followed at once by ``:``, values
+without control characters that decode as UTF-8 (obsolete line folding,
+a line starting with a space or tab, is refused with 400 as RFC 9112 5.2
+allows); a body framed by one ``Content-Length`` or, in HTTP/1.1, by
+``Transfer-Encoding: chunked``, never both.
 
-What it accepts, strictly:
+A refusal carries the status to answer (400, 408, 413, 431, or none: just
+close), a reason, a stats ``kind`` and the limit hit. :class:`Limits` are
+read when needed, so the adapter's settings may change under a live
+connection. Which limit a request breaks depends only on its bytes (the
+one passed at the earliest byte), however they are split between calls.
 
-* empty lines before a request line are skipped (RFC 9112 2.2); lines end
-  with CRLF, a bare LF is refused;
-* the request line is ``METHOD target HTTP/1.0|1.1``; an absolute-form
-  target is routed on its path;
-* header names are tokens directly followed by ``:``; values have no
-  control characters and decode as UTF-8; obsolete line folding (a line
-  starting with a space or tab) is refused with 400, as RFC 9112 5.2 allows;
-* a body is framed by one ``Content-Length`` (digits only) or by
-  ``Transfer-Encoding: chunked`` (HTTP/1.1 only), never both.
-
-Every refusal carries the status to answer (400, 408, 413, 431, or none
-when the connection is just closed), a reason, a stats ``kind`` and the
-name of the limit hit. Limits are read from a :class:`Limits` object each
-time they are needed, so the adapter's settings may change under a live
-connection. Which of several limits a request breaks depends only on its
-bytes: the limit passed at the earliest byte wins, however the bytes are
-split between calls.
-
-Time: ``now`` comes with every call; :meth:`RequestReader.next_deadline`
-says when the adapter's one timer must call
-:meth:`RequestReader.handle_timer`. A connection may wait ``idle_timeout``
-from its start for its first complete request head and
-``keepalive_timeout`` between a finished response and the next request
-(closed without an answer past them); a request's head and body must
-arrive within ``request_timeout`` of its first byte (408). While a
-response is pending there is no deadline.
+Time comes in as ``now``; :meth:`~RequestReader.next_deadline` says when
+the adapter's one timer must call :meth:`~RequestReader.handle_timer`. A
+connection has ``idle_timeout`` from its start for its first complete
+head and ``keepalive_timeout`` from a finished response to its next
+request (then it is closed without an answer); a request must arrive,
+head and body, within ``request_timeout`` of its first byte (408). A
+pending response has no deadline.
 
 The body limit depends on the route: the reader asks the ``body_limit``
-callable it is given (path -> limit, ``None`` for none), once per request
-that has a body; a request without a body is never refused for its size.
+callable (path -> limit, ``None`` for none) once per request that has a
+body; a request without a body is never refused for its size.
 """
 
 from __future__ import annotations
@@ -150,7 +142,7 @@ class RequestReader:
         if state in (_HEAD, _BODY, _CHUNKED):
             deadline = self._since + limits.request_timeout
             if self._first:
-                deadline = min(deadline, self._idle_deadline())
+                deadline = min(deadline, self._connected + limits.idle_timeout)
             return deadline
         return None
 
@@ -163,7 +155,7 @@ class RequestReader:
             if self._first:
                 return self._refuse(None, "no request received", "idle_timeout")
             return self._refuse(None, "no new request received", "keepalive_timeout")
-        if self._first and self._idle_deadline() <= self._since + self._limits.request_timeout:
+        if self._first and deadline < self._since + self._limits.request_timeout:
             return self._refuse(408, "no complete request in time", "idle_timeout", "idle_timeout")
         return self._refuse(
             408, "request not received in time", "request_timeout", "request_timeout"
@@ -198,6 +190,14 @@ class RequestReader:
         return False
 
     def _read_head(self, events: list[Event]) -> bool:
+        lines = self._whole_head() if self._request_line is None else None
+        if lines is not None:  # the usual case: the whole head in one read
+            for line in lines:
+                refusal = self._line(line)
+                if refusal is not None:
+                    events.append(refusal)
+                    return False
+            return self._start_body(events)
         buffer = self._buffer
         while True:
             start = self._pos
@@ -209,22 +209,43 @@ class RequestReader:
                     events.append(refusal)
                 return False
             self._scan = self._pos = newline + 1
-            refusal = self._oversize(newline - start, complete=True) or self._line(
-                bytes(buffer[start:newline])
-            )
+            refusal = self._oversize(newline - start, complete=True)
+            if refusal is None:
+                if newline == start or buffer[newline - 1] != 0x0D:
+                    refusal = self._refuse(400, "head line not ended by CRLF", "bad_request")
+                elif newline - start == 1:  # the blank line: the head is complete
+                    return self._start_body(events)
+                else:
+                    refusal = self._line(bytes(buffer[start : newline - 1]))
             if refusal is not None:
                 events.append(refusal)
                 return False
-            if self._state != _HEAD:
-                return self._start_body(events)
+
+    def _whole_head(self) -> list[bytes] | None:
+        """The lines of a head all there and within the limits, else ``None``."""
+        buffer = self._buffer
+        start = self._pos
+        if self._scan != start:
+            return None  # looked for already, when its first bytes came
+        end = buffer.find(b"\r\n\r\n", start)
+        limits = self._limits
+        if end < 0 or end + 4 - start > limits.max_header_bytes:
+            return None
+        lines = bytes(buffer[start:end]).split(b"\r\n")
+        if (
+            len(lines) > limits.max_headers + 1
+            or max(map(len, lines)) > limits.max_line_bytes
+            or buffer.count(b"\n", start, end) != len(lines) - 1
+        ):
+            return None  # line by line: which limit or bare LF comes first
+        self._pos = self._scan = end + 4
+        return lines
 
     def _oversize(self, length: int, complete: bool) -> Refusal | None:
-        """A head line of ``length`` bytes before its LF (CR included) over a limit.
+        """A line of ``length`` bytes before its LF (CR included) over a limit.
 
-        The limit passed at the earliest byte wins: counting from 0 within
-        the line, a line is too long at its byte ``max_line_bytes + 1``,
-        the head too large at the byte that makes it ``max_header_bytes +
-        1`` long (the LF included).
+        The limit passed at the earliest byte of the line wins: its byte
+        ``max_line_bytes + 1``, or the one making the head too large.
         """
         limits = self._limits
         longest = limits.max_line_bytes + 1
@@ -242,22 +263,17 @@ class RequestReader:
         return self._refuse(431, reason, "head_too_large", "max_header_bytes")
 
     def _line(self, line: bytes) -> Refusal | None:
-        """One complete head line (LF excluded): the end of the head, or kept."""
-        if not line.endswith(b"\r"):
-            return self._refuse(400, "head line not ended by CRLF", "bad_request")
-        if len(line) == 1:
-            self._state = _BODY  # the blank line: the head is complete
-            return None
-        if len(self._fields) >= self._limits.max_headers and self._request_line is not None:
-            return self._refuse(431, "request head too large", "head_too_large", "max_headers")
+        """One head line (CRLF excluded, not blank): the request line or a field."""
         if self._request_line is None:
-            request_line = parse_request_line(line[:-1])
+            request_line = parse_request_line(line)
             if request_line is None:
                 return self._refuse(400, "malformed request line", "bad_request")
             self._request_line = request_line
             self._path = request_line[1].partition("?")[0]
             return None
-        field = parse_field_line(line[:-1])
+        if len(self._fields) >= self._limits.max_headers:
+            return self._refuse(431, "request head too large", "head_too_large", "max_headers")
+        field = parse_field_line(line)
         if field is None:
             return self._refuse(400, "malformed header line", "bad_request")
         self._fields.append(field)
@@ -288,6 +304,7 @@ class RequestReader:
             self._state = _CHUNKED
         elif length:
             self._remaining = length
+            self._state = _BODY
         else:
             self._end(events)
         return True
@@ -328,9 +345,6 @@ class RequestReader:
         self._scan = self._pos
 
     # -- helpers -----------------------------------------------------------------------
-
-    def _idle_deadline(self) -> float:
-        return self._connected + self._limits.idle_timeout
 
     def _refuse(
         self, status: int | None, reason: str, kind: str, limit: str | None = None
