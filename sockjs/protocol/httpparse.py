@@ -193,21 +193,23 @@ def parse_field_line(line: bytes) -> tuple[str, str] | None:
     tabs, may not hold control characters (RFC 9110 5.5: CR, LF and NUL
     are dangerous) and must decode as UTF-8, without C1 controls or Unicode
     line separators (a value split by whoever reads it later would smuggle
-    a header line in). A line starting with a space
-    or a tab, an obsolete line folding (RFC 9112 5.2), is refused like any
-    other malformed line.
+    a header line in). A line starting with a space or a tab, an obsolete
+    line folding (RFC 9112 5.2), is refused like any other malformed line.
     """
+    # No regular expression with backtracking here: a line is up to 16 KiB.
     name, colon, value = line.partition(b":")
     if not colon or not _TOKEN.fullmatch(name):
         return None
     value = value.strip(b" \t")
     if not _FIELD_VALUE.fullmatch(value):
         return None
+    if value.isascii():
+        return name.decode("ascii"), value.decode("ascii")
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if not text.isascii() and _UNICODE_BREAKS.search(text):
+    if _UNICODE_BREAKS.search(text):
         return None
     return name.decode("ascii"), text
 

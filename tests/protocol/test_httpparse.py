@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sockjs.protocol.httpparse import (
@@ -169,3 +171,11 @@ def test_a_big_chunk_fed_in_small_pieces_is_taken_as_it_comes() -> None:
         assert body.feed(b"0123456789") is None
     assert body.feed(b"\r\n0\r\n\r\n") == b""
     assert len(body.body()) == 100_000
+
+
+@pytest.mark.parametrize("value", [b" " * 16000 + b"\x00", b"a " * 8000 + b"\x00", b"\t" * 16000])
+def test_field_lines_are_parsed_in_linear_time(value: bytes) -> None:
+    """No backtracking blow-up on a line of whitespace (a regex tried here took seconds)."""
+    started = time.perf_counter()
+    parse_field_line(b"X: " + value)
+    assert time.perf_counter() - started < 0.5
