@@ -53,22 +53,12 @@ from sockjs.protocol.httpparse import (
     Settings,
     content_length,
     parse_field_line,
+    parse_fields,
     parse_request_line,
 )
 
-__all__ = [
-    "CONTINUE",
-    "DEFAULTS",
-    "END",
-    "Body",
-    "EndOfRequest",
-    "Event",
-    "Limits",
-    "Refusal",
-    "RequestHead",
-    "RequestReader",
-    "Settings",
-]
+__all__ = ["CONTINUE", "DEFAULTS", "END", "Body", "EndOfRequest", "Event", "Limits"]
+__all__ += ["Refusal", "RequestHead", "RequestReader", "Settings"]
 
 _BLANK_LINES = re.compile(rb"(?:\r\n)*")
 # Reader states.
@@ -192,12 +182,16 @@ class RequestReader:
     def _read_head(self, events: list[Event]) -> bool:
         lines = self._whole_head() if self._request_line is None else None
         if lines is not None:  # the usual case: the whole head in one read
-            for line in lines:
-                refusal = self._line(line)
-                if refusal is not None:
-                    events.append(refusal)
-                    return False
-            return self._start_body(events)
+            refusal = self._line(lines[0])
+            if refusal is None:
+                fields = parse_fields(lines[1:])
+                if isinstance(fields, list):
+                    self._fields = fields
+                    return self._start_body(events)
+                refusal = self._line(lines[1 + fields])  # the malformed one
+            assert refusal is not None
+            events.append(refusal)
+            return False
         buffer = self._buffer
         while True:
             start = self._pos
@@ -288,15 +282,14 @@ class RequestReader:
         if isinstance(framing, str):
             events.append(self._refuse(400, framing, "bad_request"))
             return False
-        length, chunked = framing
+        length, chunked, expect = framing
         self._first = False
         limit = self._body_limit(target.partition("?")[0]) if length or chunked else None
         if limit is not None and length > limit:
             reason = f"body of {length} bytes over the {limit} limit"
             events.append(self._refuse(413, reason, "body_too_large", "max_request_body"))
             return False
-        expect = (length or chunked) and version == "HTTP/1.1" and _expects_continue(headers)
-        events.append(RequestHead(method, target, version, headers, length, chunked, bool(expect)))
+        events.append(RequestHead(method, target, version, headers, length, chunked, expect))
         self._fields = []
         if chunked:
             limits = self._limits
@@ -361,10 +354,24 @@ class RequestReader:
         self._fields = []
 
 
-def _framing(headers: tuple[tuple[str, str], ...], version: str) -> tuple[int, bool] | str:
-    """``(content_length, chunked)`` of a request, or why its framing is refused."""
-    lengths = [value for name, value in headers if name.lower() == "content-length"]
-    codings = [value for name, value in headers if name.lower() == "transfer-encoding"]
+def _framing(headers: tuple[tuple[str, str], ...], version: str) -> tuple[int, bool, bool] | str:
+    """``(content_length, chunked, expect_continue)`` of a request, or why it is refused.
+
+    ``Expect: 100-continue`` counts for a request with a body, in HTTP/1.1
+    only (RFC 9110 10.1.1).
+    """
+    lengths: list[str] = []
+    codings: list[str] = []
+    expect = False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "content-length":
+            lengths.append(value)
+        elif lowered == "transfer-encoding":
+            codings.append(value)
+        elif lowered == "expect":
+            expect = expect or value.lower() == "100-continue"
+    expect = expect and version == "HTTP/1.1"
     if codings:
         if lengths:
             return "both Content-Length and Transfer-Encoding"
@@ -372,17 +379,10 @@ def _framing(headers: tuple[tuple[str, str], ...], version: str) -> tuple[int, b
             return "Transfer-Encoding in an HTTP/1.0 request"
         if ",".join(codings).strip().lower() != "chunked":
             return "unsupported transfer coding"
-        return 0, True
+        return 0, True, expect
     if len(lengths) > 1:
         return "more than one Content-Length"
     length = content_length(lengths[0]) if lengths else 0
     if length is None:
         return "invalid Content-Length"
-    return length, False
-
-
-def _expects_continue(headers: tuple[tuple[str, str], ...]) -> bool:
-    """The client waits for ``100 Continue`` before sending its body (RFC 9110 10.1.1)."""
-    return any(
-        name.lower() == "expect" and value.lower() == "100-continue" for name, value in headers
-    )
+    return length, False, expect and length > 0

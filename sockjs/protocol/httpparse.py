@@ -21,6 +21,8 @@ _TARGET = re.compile(rb"/[\x21-\x7e]*")
 _ABSOLUTE = re.compile(rb"https?://[^/?#\s]+(/[\x21-\x7e]*)?", re.IGNORECASE)
 _DIGITS = re.compile(r"[0-9]+")
 _VERSION = re.compile(rb"HTTP/1\.[01]")
+#: The usual field line, checked in one step (unambiguous: linear).
+_ASCII_FIELD = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[\t\x20-\x7e]*")
 #: A field value: visible ASCII, spaces, tabs and bytes >= 0x80 (RFC 9110 5.5).
 _FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 #: Decoded, these end a line for ``str.splitlines``: refused in a value (no splitting).
@@ -212,6 +214,21 @@ def parse_field_line(line: bytes) -> tuple[str, str] | None:
     if _UNICODE_BREAKS.search(text):
         return None
     return name.decode("ascii"), text
+
+
+def parse_fields(lines: list[bytes]) -> list[tuple[str, str]] | int:
+    """:func:`parse_field_line` of each line, or the index of the first malformed one."""
+    fields = []
+    for index, line in enumerate(lines):
+        if _ASCII_FIELD.fullmatch(line):
+            name, _, value = line.partition(b":")
+            fields.append((name.decode("ascii"), value.strip(b" \t").decode("ascii")))
+            continue
+        field = parse_field_line(line)
+        if field is None:
+            return index
+        fields.append(field)
+    return fields
 
 
 def content_length(value: str) -> int | None:

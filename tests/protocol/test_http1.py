@@ -62,6 +62,12 @@ def test_a_bodiless_request() -> None:
     assert isinstance(head, RequestHead) and head.path == "/echo"
 
 
+def test_header_values_beyond_ascii() -> None:
+    data = "GET / HTTP/1.1\r\nX-A: é\r\nX-B: b\r\n\r\n".encode()
+    head = reader().feed(data, 0.0)[0]
+    assert isinstance(head, RequestHead) and head.headers == (("X-A", "é"), ("X-B", "b"))
+
+
 def test_blank_lines_before_a_request_are_skipped() -> None:
     """RFC 9112 2.2, even a CRLF split between two reads."""
     read = reader()
