@@ -7,8 +7,9 @@ naming the attribute if a Twisted release changes it:
 * ``FileDescriptor._tempDataBuffer`` / ``_tempDataLen`` / ``dataBuffer`` /
   ``offset``: the bytes queued for a connection (write-now, corking, drain
   checks), and ``_aborting`` / ``socket`` / ``TLS`` on ``tcp.Server``;
-* ``LineReceiver._buffer`` / ``_busyReceiving``: the bytes an HTTP parser
-  holds (whole-head parsing, pipelining, taking a socket over);
+* ``LineReceiver._buffer``: the bytes Cyclone's own HTTP parser holds when
+  a WebSocket takes its socket over (SockJSHTTPConnection parses with
+  :class:`sockjs.protocol.http1.RequestReader` and needs none of this);
 * instance-level ``dataReceived`` / ``connectionLost``: a protocol is
   rewired after a WebSocket upgrade and watched for the loss of its socket.
 
@@ -317,46 +318,7 @@ def route_bytes(protocol: Any, on_raw: Callable[[bytes], None]) -> None:
 def take_raw(protocol: LineReceiver, on_raw: Callable[[bytes], None]) -> bytes:
     """Put a ``LineReceiver`` in raw mode feeding ``on_raw``; returns the bytes it held."""
     protocol.rawDataReceived = on_raw  # type: ignore[method-assign]
-    buffered = take_line_buffer(protocol)
+    buffered = bytes(protocol._buffer)  # held, not parsed yet
+    protocol._buffer = b""
     protocol.setRawMode()  # type: ignore[no-untyped-call]
     return buffered
-
-
-def take_line_buffer(protocol: LineReceiver) -> bytes:
-    """The bytes a ``LineReceiver`` holds and has not parsed yet; it holds none after."""
-    buffered = bytes(protocol._buffer)
-    protocol._buffer = b""
-    return buffered
-
-
-def set_line_buffer(protocol: LineReceiver, data: bytes) -> None:
-    """Make ``data`` the bytes a ``LineReceiver`` holds (it parses them on the next read)."""
-    protocol._buffer = data
-
-
-def line_buffer_size(protocol: LineReceiver) -> int:
-    """How many bytes a ``LineReceiver`` holds unparsed."""
-    return len(protocol._buffer)
-
-
-def as_parser_step(protocol: LineReceiver, step: Callable[[], None]) -> None:
-    """Run ``step`` as ``LineReceiver.dataReceived`` runs a line handler.
-
-    With ``_busyReceiving`` set, bytes fed from inside ``step`` (a
-    re-entrant ``dataReceived``) are queued instead of parsed out of order.
-    """
-    protocol._busyReceiving = True
-    try:
-        step()
-    finally:
-        protocol._busyReceiving = False
-
-
-def resume_parsing(protocol: LineReceiver) -> None:
-    """Parse what the ``LineReceiver`` holds, as if an empty read arrived."""
-    LineReceiver.dataReceived(protocol, b"")  # type: ignore[no-untyped-call]
-
-
-def is_receiving(protocol: LineReceiver) -> bool:
-    """A ``LineReceiver`` is inside its ``dataReceived`` (a re-entrant call would queue)."""
-    return bool(protocol._busyReceiving)

@@ -353,6 +353,20 @@ class Server:
         """Pending ``callLater`` calls on this server's clock."""
         return list(self.clock.getDelayedCalls())
 
+    @property
+    def timers_but_connections(self) -> list[Any]:
+        """Pending calls but the one timer of each open SockJSHTTPConnection.
+
+        A hardened connection always has one while it waits for a request
+        (idle, keep-alive, request timeouts); what is left is what sessions,
+        handlers and the router scheduled.
+        """
+        return [
+            call
+            for call in self.clock.getDelayedCalls()
+            if not isinstance(getattr(call.func, "__self__", None), SockJSHTTPConnection)
+        ]
+
     def drain(self) -> None:
         """End every session the normal way: clients go away, then time passes.
 

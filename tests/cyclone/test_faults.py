@@ -75,7 +75,7 @@ def assert_clean(server: Server) -> None:
     assert server.router.session_count == 0
     assert server.router.connections == []
     assert service.admission.sessions() == 0
-    assert server.delayed_calls == []
+    assert server.timers_but_connections == []  # open keep-alive connections keep theirs
 
 
 # ---------------------------------------------------------------------------
@@ -269,8 +269,8 @@ def test_vanishing_mid_chunked_body() -> None:
     )
     client.abort()
     assert events.messages() == []
-    assert client.protocol._chunked is None
-    assert server.delayed_calls == [server.router._service._timer]
+    assert client.protocol._contentbuffer is None
+    assert server.timers_but_connections == [server.router._service._timer]
 
 
 @pytest.mark.parametrize("transport", ["xhr", "jsonp", "xhr_streaming", "eventsource", "htmlfile"])
@@ -526,7 +526,7 @@ def test_stalled_stream_ending_normally_keeps_its_connection() -> None:
     transport.dataBuffer = b""
     server.advance(CLOSE_TIMEOUT)
     assert not transport.disconnecting and not transport.disconnected
-    assert not server.delayed_calls
+    assert not server.timers_but_connections
     stream.abort()
     assert_clean(server)
 
@@ -547,7 +547,7 @@ def test_stalled_stream_watchdog_ends_with_the_connection() -> None:
     server = Server(settings={"response_limit": 10}, hardened=True)
     stream = _stalled_stream_ended_by_response_limit(server)
     stream.abort()
-    assert server.delayed_calls == [server.router._service._timer]  # the session's expiry
+    assert server.timers_but_connections == [server.router._service._timer]  # session expiry
     assert_clean(server)
 
 

@@ -77,6 +77,8 @@ def test_exchange_with_a_real_application(app: App, ip: str) -> None:
 def test_each_connection_has_its_own_port(app: App) -> None:
     one, two = (MemoryConnection(app.app, "10.0.0.1", app.note) for _ in range(2))
     assert one.transport.getPeer().port != two.transport.getPeer().port
+    one.lose()  # each open connection has its idle timer
+    two.lose()
 
 
 def test_every_write_and_close_is_reported(app: App) -> None:
@@ -85,6 +87,7 @@ def test_every_write_and_close_is_reported(app: App) -> None:
     assert (app.activity, connection.receive(), connection.receive()) == (1, b"ab", b"")
     connection.transport.loseConnection()
     assert app.activity == 2 and connection.closed_by_server
+    connection.lose()
 
 
 def test_losing_a_streaming_connection_stops_its_producer(app: App) -> None:

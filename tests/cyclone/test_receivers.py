@@ -603,7 +603,7 @@ def test_parked_poll_and_abort_with_the_hardened_connection() -> None:
     poll.abort()
     assert events.names() == ["made", "message", "lost"]
     assert server.router.session_count == 0
-    assert server.delayed_calls == []
+    assert server.timers_but_connections == []
 
 
 def test_request_pipelined_behind_a_parked_poll_does_not_close_the_session() -> None:

@@ -285,7 +285,8 @@ def test_complete_requests_leave_no_request_timer() -> None:
     """Once a request is dispatched its timer is gone; a parked poll never times out."""
     server = Server(settings={"heartbeat_delay": 100}, hardened=True)
     sid = server.open()
-    assert len(server.delayed_calls) == 1  # the router's session timer only
+    # The router's session timer only (and the keep-alive timer of open's connection).
+    assert len(server.timers_but_connections) == 1
     poll = server.poll(sid)
     server.advance(60)
     assert poll.data == b""  # no 408 for a response the server is holding

@@ -66,39 +66,6 @@ def test_tcp_server_has_the_flags_write_now_checks(server: tcp.Server) -> None:
     assert (server.connected, server.disconnecting) == (1, False)
 
 
-def test_line_receiver_holds_unparsed_bytes_in_buffer() -> None:
-    receiver = LineReceiver()
-    receiver.lineReceived = lambda line: None  # type: ignore[method-assign]
-    receiver.dataReceived(b"partial line")
-    assert _twisted.line_buffer_size(receiver) == len(b"partial line"), (
-        "twisted LineReceiver no longer keeps unparsed bytes in `_buffer`"
-    )
-    assert _twisted.take_line_buffer(receiver) == b"partial line"
-    assert _twisted.line_buffer_size(receiver) == 0
-
-
-def test_line_receiver_parses_a_set_buffer_on_an_empty_read() -> None:
-    lines: list[bytes] = []
-    receiver = LineReceiver()
-    receiver.lineReceived = lines.append  # type: ignore[method-assign]
-    _twisted.set_line_buffer(receiver, b"one\r\ntwo\r\n")
-    _twisted.resume_parsing(receiver)
-    assert lines == [b"one", b"two"], (
-        "twisted LineReceiver.dataReceived(b'') no longer parses what `_buffer` holds"
-    )
-
-
-def test_line_receiver_queues_reentrant_reads_while_busy() -> None:
-    receiver = LineReceiver()
-    assert receiver._busyReceiving is False, (
-        "twisted LineReceiver has no `_busyReceiving` flag: whole-head parsing sets it"
-    )
-    seen: list[bool] = []
-    _twisted.as_parser_step(receiver, lambda: seen.append(_twisted.is_receiving(receiver)))
-    assert seen == [True]
-    assert not _twisted.is_receiving(receiver)
-
-
 def test_instance_attributes_replace_protocol_methods(server: tcp.Server) -> None:
     """Twisted looks ``dataReceived``/``connectionLost`` up on the protocol instance."""
     protocol = server.protocol
@@ -116,7 +83,11 @@ def test_take_raw_switches_a_line_receiver_to_raw_mode() -> None:
     receiver = LineReceiver()
     receiver.lineReceived = lambda line: None  # type: ignore[method-assign]
     receiver.dataReceived(b"held")
+    assert receiver._buffer == b"held", (
+        "twisted LineReceiver no longer keeps unparsed bytes in `_buffer`: take_raw reads it"
+    )
     raw: list[bytes] = []
     assert _twisted.take_raw(receiver, raw.append) == b"held"
+    assert receiver._buffer == b""
     receiver.dataReceived(b"next")
     assert raw == [b"next"], "twisted LineReceiver.setRawMode no longer routes to rawDataReceived"

@@ -1,9 +1,8 @@
-"""SockJSHTTPConnection's whole-head path does what line-by-line parsing does.
+"""SockJSHTTPConnection answers the same however the client's bytes are split.
 
-A read that starts with a complete request head is handled at once
-(``_whole_head``); the reference is the same bytes fed one at a time, which
-always goes through LineReceiver and ``lineReceived``. Answers, closes,
-timers and sessions must be the same.
+The request reader of the core is split-proof (tests/protocol); this checks
+the adapter around it: the same bytes sent in whole reads and one byte at a
+time give the same answers, closes, timers and sessions.
 """
 
 from __future__ import annotations
@@ -102,40 +101,24 @@ def test_whole_head_matches_line_by_line(name: str) -> None:
     assert run(chunks, one_byte_at_a_time=False) == run(chunks, one_byte_at_a_time=True)
 
 
-def test_the_whole_head_path_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    taken: list[int] = []
-    original = SockJSHTTPConnection._whole_head
-
-    def spy(self: SockJSHTTPConnection, data: bytes, end: int) -> None:
-        taken.append(end)
-        original(self, data, end)
-
-    monkeypatch.setattr(SockJSHTTPConnection, "_whole_head", spy)
-    run(CASES["send-with-body"], one_byte_at_a_time=False)
-    run(CASES["too-many-headers"], one_byte_at_a_time=False)  # over a limit: line by line
-    run(CASES["leading-blank-line"], one_byte_at_a_time=False)
-    assert len(taken) == 1
-
-
-def test_no_timer_is_left_by_requests_answered_at_once() -> None:
+def test_requests_answered_at_once_leave_only_the_keepalive_timer() -> None:
     server = Server(hardened=True)
     client = server.client()
     client.send_raw(post(b"s1/xhr"))
     client.send_raw(post(b"s1/xhr_send", b"[1]"))
-    timers = [call for call in server.delayed_calls if call.func.__name__ == "_timed_out"]
-    assert timers == []
+    (timer,) = [call for call in server.delayed_calls if call.func.__self__ is client.protocol]
+    assert timer.getTime() == SockJSHTTPConnection.keepalive_timeout
 
 
-def test_bodiless_requests_and_a_negative_application_limit() -> None:
-    # Without a body the route scan for the limit is skipped, unless an
-    # application-wide limit below zero could refuse even an empty body.
-    server = Server(hardened=True, max_body_size=-1)
-    other = server.client()
-    other.send_raw(b"POST /elsewhere HTTP/1.1\r\n" + HOST + b"Content-Length: 0\r\n\r\n")
-    assert other.response().status == 413
+def test_bodiless_requests_are_never_refused_for_their_size() -> None:
+    """The body limit is asked for requests with a body only (RFC 9110 8.6: 0 is no body)."""
+    server = Server(hardened=True, max_body_size=0)
+    bodiless = server.client()
+    bodiless.send_raw(b"POST /elsewhere HTTP/1.1\r\n" + HOST + b"Content-Length: 0\r\n\r\n")
+    assert bodiless.response().status == 404
+    with_body = server.client()
+    with_body.send_raw(b"POST /elsewhere HTTP/1.1\r\n" + HOST + b"Content-Length: 1\r\n\r\nx")
+    assert with_body.response().status == 413
     sockjs = server.client()
     sockjs.send_raw(post(b"s9/xhr"))
     assert (sockjs.response().status, sockjs.response().body) == (200, b"o\n")
-    plain = Server(hardened=True, max_body_size=0).client()
-    plain.send_raw(b"POST /elsewhere HTTP/1.1\r\n" + HOST + b"Content-Length: 0\r\n\r\n")
-    assert plain.response().status == 404
