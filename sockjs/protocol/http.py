@@ -2,6 +2,11 @@
 
 Pure functions from request values to header lists, so the exact strings the
 0.3.3 suite compares live in one place.
+
+Every request value echoed into a response header passes :func:`header_safe`
+first: a value with a non-ASCII or control character is treated as absent,
+so that a client cannot break the response head (a UTF-8 ``Origin`` cannot
+be written as an HTTP/1.1 header) or split it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,13 @@ def http_date(timestamp: float) -> str:
     )
 
 
+def header_safe(value: str | None) -> str | None:
+    """``value`` if it may be echoed into a header (visible ASCII, spaces, tabs), else ``None``."""
+    if value is None or not all(" " <= ch <= "~" or ch == "\t" for ch in value):
+        return None
+    return value
+
+
 def cache_for(now: float, seconds: int = ONE_YEAR) -> Headers:
     """Long-cache profile (4.3): preflights, iframe page, disabled WebSocket 404s."""
     return [
@@ -45,8 +57,16 @@ def cache_for(now: float, seconds: int = ONE_YEAR) -> Headers:
     ]
 
 
-def cors(origin: str | None, request_headers: str | None) -> Headers:
-    """CORS block of 4.1: echo the origin (``*`` for none or ``null``)."""
+def cors(origin: str | None, request_headers: str | None, *, preflight: bool = False) -> Headers:
+    """CORS block of 4.1: echo the origin (``*`` for none or ``null``).
+
+    ``Vary`` names what the answer was computed from (4.1 item 5), so that a
+    shared cache never hands one origin's answer to another; a preflight,
+    cached for a year, also depends on ``Access-Control-Request-Headers``.
+    Values that :func:`header_safe` refuses count as absent.
+    """
+    origin = header_safe(origin)
+    request_headers = header_safe(request_headers)
     allow_origin = "*" if not origin or origin == "null" else origin
     headers: Headers = [
         ("Access-Control-Allow-Origin", allow_origin),
@@ -54,6 +74,8 @@ def cors(origin: str | None, request_headers: str | None) -> Headers:
     ]
     if request_headers:
         headers.append(("Access-Control-Allow-Headers", request_headers))
+    vary = "Origin, Access-Control-Request-Headers" if preflight else "Origin"
+    headers.append(("Vary", vary))
     return headers
 
 

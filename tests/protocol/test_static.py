@@ -55,6 +55,7 @@ def test_cors() -> None:
     assert http.cors(None, None) == [
         ("Access-Control-Allow-Origin", "*"),
         ("Access-Control-Allow-Credentials", "true"),
+        ("Vary", "Origin"),
     ]
     assert dict(http.cors("null", ""))["Access-Control-Allow-Origin"] == "*"
     headers = dict(http.cors("test", "a, b, c"))

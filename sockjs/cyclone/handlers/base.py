@@ -111,6 +111,9 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         except Exception:
             logevents.internal_error(self.service.prefix, self.route_name, method)
             if not self._response_started:
+                # Headers already decided stay (PROTOCOL.md 4.6), but not one
+                # that cannot be written: that may be the failure itself.
+                self._extra_headers = [h for h in self._extra_headers if "".join(h).isascii()]
                 self.respond(500, [], b"500 - Internal Server Error")
             elif not self._response_finished:
                 self.fail_started_response()
@@ -133,11 +136,11 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         """Queue headers for the response about to be started."""
         self._extra_headers.extend(headers)
 
-    def cors_headers(self) -> None:
+    def cors_headers(self, preflight: bool = False) -> None:
         """Add the CORS block of PROTOCOL.md 4.1."""
-        self.add_headers(
-            http.cors(self.header("Origin"), self.header("Access-Control-Request-Headers"))
-        )
+        origin = self.header("Origin")
+        request_headers = self.header("Access-Control-Request-Headers")
+        self.add_headers(http.cors(origin, request_headers, preflight=preflight))
 
     def session_headers(self) -> None:
         """No-cache profile, ``nosniff`` and, on ``jsessionid`` services, the cookie (4.3, 4.4)."""
@@ -148,7 +151,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
 
     def preflight(self, methods: str) -> None:
         """Answer an OPTIONS preflight (PROTOCOL.md 4.2); touches no session."""
-        self.cors_headers()
+        self.cors_headers(preflight=True)
         if self.service.options.jsessionid:
             self.add_headers([http.jsessionid_cookie(self.header("Cookie"))])
         self.respond(204, http.preflight(self.now(), methods), b"", content_type=None)
@@ -172,8 +175,9 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
             lines.append(f"Content-Length: {len(body)}\r\n")
         lines.append(self._connection_header(streaming=False))
         lines.append("\r\n")
+        head = "".join(lines).encode("latin-1")  # may raise: nothing is written yet
         self._response_started = True
-        self._write("".join(lines).encode("latin-1") + body)
+        self._write(head + body)
         self._finish_response()
 
     def respond_error(self, error: PeerError) -> None:
@@ -206,8 +210,9 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
             lines.append("Transfer-Encoding: chunked\r\n")
         lines.append(self._connection_header(streaming=True))
         lines.append("\r\n")
+        head = "".join(lines).encode("latin-1")  # may raise: nothing is written yet
         self._response_started = True
-        self._write("".join(lines).encode("latin-1"))
+        self._write(head)
         if prelude:
             self.write_chunk(prelude)
 

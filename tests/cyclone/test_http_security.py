@@ -1,0 +1,90 @@
+"""Security findings (issue 18) and peer-parity settings (issue 19) over the adapter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers import LogCapture, Server, new_sid, parse_responses
+
+from sockjs.cyclone.logevents import INTERNAL_ERROR
+from sockjs.protocol import http
+
+
+def events_named(logs: LogCapture, name: str) -> list[Any]:
+    return [event for event in logs.events if event.get("sockjs_event") == name]
+
+
+# -- finding 4: reflected headers that cannot be written -------------------------------
+
+
+EURO_ORIGIN = b"http://\xe2\x82\xac.example"
+
+
+def raw_request(server: Server, method: str, path: str, *header_lines: bytes) -> Any:
+    client = server.client()
+    head = [f"{method} {server.prefix}{path} HTTP/1.1".encode(), b"Host: 127.0.0.1"]
+    head.extend(header_lines)
+    if method == "POST":
+        head.append(b"Content-Length: 0")
+    client.send_raw(b"\r\n".join(head) + b"\r\n\r\n")
+    (response,) = parse_responses(client.data)  # a whole, parsable HTTP response
+    return response
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/info"), ("OPTIONS", "/info"), ("POST", "/000/{sid}/xhr"), ("OPTIONS", "/a/b/xhr")],
+)
+def test_utf8_origin_is_answered_as_absent(logs: LogCapture, method: str, path: str) -> None:
+    server = Server()
+    response = raw_request(server, method, path.format(sid=new_sid()), b"Origin: " + EURO_ORIGIN)
+    assert response.status in (200, 204)
+    assert response.header("Access-Control-Allow-Origin") == "*"
+    assert response.header("Vary") is not None
+    assert events_named(logs, INTERNAL_ERROR) == []
+    assert logs.failures() == []
+
+
+@pytest.mark.parametrize("value", [b"\xe4\xb8\xad", b"caf\xc3\xa9", b"a\x01b"])
+def test_unwritable_request_headers_are_not_echoed(logs: LogCapture, value: bytes) -> None:
+    server = Server()
+    response = raw_request(
+        server, "OPTIONS", "/a/b/xhr_send", b"Access-Control-Request-Headers: " + value
+    )
+    assert response.status == 204
+    assert not response.has("Access-Control-Allow-Headers")
+    assert logs.failures() == []
+
+
+def test_a_head_that_cannot_be_encoded_gets_a_clean_500(
+    logs: LogCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth: the head is encoded before anything is written."""
+    monkeypatch.setattr(http, "cors", lambda *args, **kwargs: [("X-Bad", "\u20ac")])
+    server = Server()
+    response = raw_request(server, "GET", "/info")
+    assert (response.status, response.body) == (500, b"500 - Internal Server Error")
+    assert not response.has("X-Bad")
+    assert response.header("Cache-Control") == http.NO_CACHE[0][1]  # decided before: kept
+    (failure,) = logs.take_failures()
+    assert failure["sockjs_event"] == INTERNAL_ERROR
+
+
+# -- finding 5: Vary, cookie attributes, the integrity hash ----------------------------
+
+
+def test_cors_answers_vary_on_origin(server: Server) -> None:
+    headers = {"Origin": "https://a.example", "Access-Control-Request-Headers": "x-a"}
+    sid = server.open()
+    answers = {
+        "info": server.get("/info", headers=headers),
+        "xhr_send": server.post(f"/000/{sid}/xhr_send", b'["x"]', headers=headers),
+        "xhr": server.post(f"/000/{sid}/xhr", headers=headers),
+    }
+    for name, response in answers.items():
+        assert response.header_all("Vary") == ["Origin"], name
+        assert response.header("Access-Control-Allow-Origin") == "https://a.example"
+    preflight = server.request("OPTIONS", "/000/a/xhr", headers=headers)
+    assert preflight.header_all("Vary") == ["Origin, Access-Control-Request-Headers"]
+    assert not server.get("/").has("Vary")

@@ -1,0 +1,50 @@
+"""Security rules of the core (issues 18 and 19), with plain values."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockjs.protocol import http
+
+# -- reflected headers ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [
+        (None, False),
+        ("", True),
+        ("http://example.com", True),
+        ("a, b,\tc", True),
+        ("~ !", True),
+        ("http://\u20ac.example", False),  # UTF-8 decoded: not Latin-1 at all
+        ("http://caf\u00e9.example", False),  # Latin-1, but not ASCII
+        ("a\r\nSet-Cookie: x=1", False),
+        ("a\x00b", False),
+        ("a\x7fb", False),
+    ],
+)
+def test_header_safe(value: str | None, safe: bool) -> None:
+    assert http.header_safe(value) == (value if safe else None)
+
+
+def test_cors_treats_unwritable_values_as_absent() -> None:
+    """Finding 4: a UTF-8 Origin or request-headers list is answered as if absent."""
+    headers = dict(http.cors("http://\u20ac.example", "X-\u4e2d"))
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Headers" not in headers
+    headers = dict(http.cors("http://a\rb", "a\nb"))
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Headers" not in headers
+    for name, value in http.cors("http://caf\u00e9.example", "\u00e9"):
+        value.encode("ascii")
+        assert name.isascii()
+
+
+def test_cors_varies_on_origin() -> None:
+    """Finding 5: the answer echoes Origin, so shared caches must key on it (4.1 item 5)."""
+    assert dict(http.cors("http://a.example", None))["Vary"] == "Origin"
+    assert dict(http.cors(None, "x"))["Vary"] == "Origin"
+    preflight = http.cors("http://a.example", "x", preflight=True)
+    assert dict(preflight)["Vary"] == "Origin, Access-Control-Request-Headers"
+    assert [name for name, _ in preflight].count("Vary") == 1
