@@ -5,14 +5,69 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import LogCapture, Server, new_sid, parse_responses
+from helpers import LogCapture, Server, new_sid, parse_responses, recording
 
 from sockjs.cyclone.logevents import INTERNAL_ERROR
 from sockjs.protocol import http
 
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+}
+
 
 def events_named(logs: LogCapture, name: str) -> list[Any]:
     return [event for event in logs.events if event.get("sockjs_event") == name]
+
+
+# -- finding 3: the client address with xheaders=True -------------------------------------
+
+
+def test_xheaders_do_not_bypass_trusted_proxies() -> None:
+    """Cyclone's ``xheaders`` rewrites ``remote_ip`` from any client: we read the peer."""
+    connection, events = recording()
+    server = Server(connection, xheaders=True)
+    spoof = {"X-Real-Ip": "203.0.113.5", "X-Forwarded-For": "203.0.113.6"}
+    sid = new_sid()
+    server.post(f"/000/{sid}/xhr", ip="10.0.0.1", headers=spoof)
+    assert events.infos[0].ip == "10.0.0.1"
+    # verify_ip compares peers: the spoofed header does not make a stranger the owner...
+    stranger = server.post(f"/000/{sid}/xhr", ip="10.0.0.2", headers={"X-Real-Ip": "10.0.0.1"})
+    assert stranger.body == b'c[2010,"Another connection still open"]\n'
+    # ...and does not lock the owner out.
+    assert server.post(f"/000/{sid}/xhr_send", b'["y"]', ip="10.0.0.1", headers=spoof).status == 204
+
+
+def test_xheaders_with_a_trusted_proxy() -> None:
+    """From a trusted proxy, its headers name the client (the ``client_ip`` rule)."""
+    connection, events = recording()
+    server = Server(connection, settings={"trusted_proxies": ["10.0.0.0/8"]}, xheaders=True)
+    server.post(f"/000/{new_sid()}/xhr", ip="10.0.0.1", headers={"X-Real-Ip": "203.0.113.5"})
+    server.post(f"/000/{new_sid()}/xhr", ip="192.0.2.1", headers={"X-Real-Ip": "203.0.113.5"})
+    assert [info.ip for info in events.infos] == ["203.0.113.5", "192.0.2.1"]
+
+
+def test_xheaders_do_not_bypass_trusted_proxies_on_websockets() -> None:
+    """The WebSocket endpoints take the address from the same function."""
+    connection, events = recording()
+    server = Server(connection, xheaders=True)
+    client = server.client("10.0.0.7")
+    client.request("GET", "/echo/websocket", headers={**UPGRADE, "X-Real-Ip": "203.0.113.5"})
+    assert client.response().status == 101
+    assert events.infos[0].ip == "10.0.0.7"
+    client.abort()
+
+
+def test_request_log_names_the_peer() -> None:
+    """Cyclone's request log line shows the same address (not ``X-Real-Ip``)."""
+    summaries: list[str] = []
+    server = Server(
+        xheaders=True, log_function=lambda handler: summaries.append(handler._request_summary())
+    )
+    server.request("GET", "/info", ip="10.0.0.3", headers={"X-Real-Ip": "203.0.113.5"})
+    assert summaries == ["GET /echo/<info> (10.0.0.3)"]
 
 
 # -- finding 4: reflected headers that cannot be written -------------------------------

@@ -15,6 +15,7 @@ import cyclone.web
 from sockjs.cyclone import logevents
 from sockjs.cyclone._service import Service
 from sockjs.cyclone._twisted import set_no_delay, write_now
+from sockjs.cyclone.conninfo import request_ip
 from sockjs.protocol import http
 from sockjs.protocol.errors import BodyTooLarge, OriginRefused, PeerError, TooManyMessages
 from sockjs.protocol.handshake import origin_allowed
@@ -128,6 +129,10 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
     def now(self) -> float:
         """The service clock (the reactor's)."""
         return self.service.now()
+
+    def client_address(self) -> str:
+        """The client's address (the TCP peer, or a trusted proxy's word for it)."""
+        return request_ip(self.request, self.service.trusted_proxies)
 
     def add_header(self, name: str, value: str) -> None:  # noqa: D102 - Cyclone API
         self._extra_headers.append((name, value))
@@ -291,7 +296,9 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         # Cyclone logs this for every request. Server and session ids act as
         # bearer tokens, so the log names the service and the route only.
         request = self.request
-        return f"{request.method} {self.service.prefix}/<{self.route_name}> ({request.remote_ip})"
+        return (
+            f"{request.method} {self.service.prefix}/<{self.route_name}> ({self.client_address()})"
+        )
 
     def get_status(self) -> int:
         """Status of the response (used by Cyclone's request log)."""

@@ -20,7 +20,6 @@ from sockjs.cyclone.conninfo import ConnectionInfo, from_request
 from sockjs.cyclone.handlers.base import SockJSHandler
 from sockjs.protocol import http, session, transports
 from sockjs.protocol.admission import Refusal
-from sockjs.protocol.clientip import client_ip
 from sockjs.protocol.session import Output
 from sockjs.protocol.transports import Wire
 
@@ -58,9 +57,7 @@ class ReceiverHandler(SockJSHandler):
     def receive(self, session_id: str, wire: Wire) -> None:
         """Attach this request to ``session_id`` as its receiver."""
         self.wire = wire
-        service = self.service
-        ip = client_ip(self.request.remote_ip or "", self.request.headers, service.trusted_proxies)
-        service.attach(self, session_id, wire, ip, self.connection_info)
+        self.service.attach(self, session_id, wire, self.client_address(), self.connection_info)
 
     def connection_info(self) -> ConnectionInfo:
         """Client details for the application (no ids, see ConnectionInfo)."""
