@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from helpers import LogCapture, Server, new_sid, parse_responses, recording
 
-from sockjs.cyclone.logevents import INTERNAL_ERROR
+from sockjs.cyclone.logevents import INTERNAL_ERROR, TRANSPORT_ERROR
 from sockjs.protocol import http
 
 UPGRADE = {
@@ -20,6 +20,28 @@ UPGRADE = {
 
 def events_named(logs: LogCapture, name: str) -> list[Any]:
     return [event for event in logs.events if event.get("sockjs_event") == name]
+
+
+# -- finding 2: verify_ip for senders -----------------------------------------------------
+
+
+def test_sender_from_another_ip_is_logged_and_counted(logs: LogCapture) -> None:
+    """``transport_error`` ``ip_mismatch`` with status 403, ``errors_ip_mismatch``."""
+    server = Server()
+    sid = server.open()
+    refused = server.post(f"/000/{sid}/xhr_send", b'["x"]', ip="10.0.0.9")
+    assert (refused.status, refused.body) == (403, b"Session opened from another IP address.")
+    assert refused.header("Content-Type") == http.TEXT_PLAIN
+    (event,) = events_named(logs, TRANSPORT_ERROR)
+    assert (event["kind"], event["status"], event["code"], event["ip"]) == (
+        "ip_mismatch",
+        403,
+        None,
+        "10.0.0.9",
+    )
+    assert server.router.stats.dump()["errors_ip_mismatch"] == 1
+    assert server.post(f"/000/{sid}/xhr_send", b'["y"]').status == 204
+    assert server.post(f"/000/{sid}/xhr").body == b'a["y"]\n'
 
 
 # -- finding 3: the client address with xheaders=True -------------------------------------
@@ -36,6 +58,8 @@ def test_xheaders_do_not_bypass_trusted_proxies() -> None:
     # verify_ip compares peers: the spoofed header does not make a stranger the owner...
     stranger = server.post(f"/000/{sid}/xhr", ip="10.0.0.2", headers={"X-Real-Ip": "10.0.0.1"})
     assert stranger.body == b'c[2010,"Another connection still open"]\n'
+    sent = server.post(f"/000/{sid}/xhr_send", b'["x"]', ip="10.0.0.2", headers=spoof)
+    assert sent.status == 403
     # ...and does not lock the owner out.
     assert server.post(f"/000/{sid}/xhr_send", b'["y"]', ip="10.0.0.1", headers=spoof).status == 204
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sockjs.protocol import http
+from sockjs.protocol import admission, http
+from sockjs.protocol.admission import Admission
+from sockjs.protocol.options import Options
+from sockjs.protocol.session import Session
 
 # -- reflected headers ----------------------------------------------------------------
 
@@ -48,3 +51,19 @@ def test_cors_varies_on_origin() -> None:
     preflight = http.cors("http://a.example", "x", preflight=True)
     assert dict(preflight)["Vary"] == "Origin, Access-Control-Request-Headers"
     assert [name for name, _ in preflight].count("Vary") == 1
+
+
+# -- verify_ip for senders ------------------------------------------------------------
+
+
+def test_admit_sender_checks_the_address() -> None:
+    """Finding 2: one rule in admission, a status answer (senders carry no frames)."""
+    doors = Admission(Options())
+    session = Session("s", Options(), 0.0, ip="10.0.0.1")
+    assert doors.admit_sender(session, "10.0.0.1") is None
+    refusal = doors.admit_sender(session, "10.0.0.2")
+    assert refusal is admission.SENDER_IP_MISMATCH
+    assert refusal.kind == "ip_mismatch" and refusal.close is None
+    assert refusal.status == 403 and refusal.reported
+    assert refusal.detail == "Session opened from another IP address."
+    assert Admission(Options(verify_ip=False)).admit_sender(session, "10.0.0.2") is None
