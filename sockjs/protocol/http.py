@@ -11,7 +11,11 @@ be written as an HTTP/1.1 header) or split it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+
+from sockjs.protocol.errors import OriginRefused
+from sockjs.protocol.handshake import origin_allowed
 
 Headers = list[tuple[str, str]]
 
@@ -77,6 +81,27 @@ def cors(origin: str | None, request_headers: str | None, *, preflight: bool = F
     vary = "Origin, Access-Control-Request-Headers" if preflight else "Origin"
     headers.append(("Vary", vary))
     return headers
+
+
+def origin_refused(
+    origin: str | None, fetch_site: str | None, allowed: Sequence[str] | None
+) -> OriginRefused | None:
+    """``check_origin_http``: whether a request must be refused (403), and why.
+
+    A request with an ``Origin`` the allow-list refuses is refused. A request
+    without ``Origin`` passes (same-origin GETs, non-browser clients, old
+    browsers), unless its ``Sec-Fetch-Site`` says ``cross-site``: that is
+    what a browser sends for a script tag another site put in its page (the
+    JSONP transport), which carries no ``Origin``. ``same-site`` requests
+    without ``Origin`` pass: the browser does not say which origin made them.
+    """
+    if origin is not None:
+        if origin_allowed(origin, allowed):
+            return None
+        return OriginRefused(f"origin {origin[:100]!r} not allowed")
+    if (fetch_site or "").strip().lower() != "cross-site" or origin_allowed(None, allowed):
+        return None
+    return OriginRefused("a cross-site request without Origin (Sec-Fetch-Site: cross-site)")
 
 
 def preflight(now: float, methods: str) -> Headers:

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from helpers import LogCapture, Server, new_sid, parse_responses, recording
+from twisted.logger import LogLevel
 
-from sockjs.cyclone.logevents import INTERNAL_ERROR, TRANSPORT_ERROR
+from sockjs.cyclone.logevents import INTERNAL_ERROR, NAMESPACE, TRANSPORT_ERROR
 from sockjs.protocol import http
 
 UPGRADE = {
@@ -20,6 +21,89 @@ UPGRADE = {
 
 def events_named(logs: LogCapture, name: str) -> list[Any]:
     return [event for event in logs.events if event.get("sockjs_event") == name]
+
+
+def origin_warnings(logs: LogCapture) -> list[Any]:
+    return [
+        event
+        for event in logs.events
+        if event.get("setting") == "allowed_origins" and event["log_level"] is LogLevel.warn
+    ]
+
+
+# -- finding 1: open origins and the JSONP gap ------------------------------------------
+
+
+def test_every_origin_router_warns_once_when_made(logs: LogCapture) -> None:
+    """One warning per router that allows every origin, naming the setting to use."""
+    server = Server()
+    Server(prefix="/other")
+    warnings = origin_warnings(logs)
+    assert [event["router"] for event in warnings] == ["/echo", "/other"]
+    assert warnings[0]["log_namespace"] == NAMESPACE
+    text = logs.text()
+    assert "'allowed_origins'" in text and "'check_origin_http'" in text
+    server.get("/info")
+    server.open()
+    assert len(origin_warnings(logs)) == 2  # at start-up only, never per request
+
+
+@pytest.mark.parametrize("origins", [["https://app.example"], ["*"]])
+def test_an_allow_list_stops_the_warning(logs: LogCapture, origins: list[str]) -> None:
+    """A list, even an explicit ``["*"]``, is the operator's decision: no warning."""
+    Server(settings={"allowed_origins": origins})
+    assert origin_warnings(logs) == []
+
+
+def strict_server(**settings: Any) -> tuple[Server, Any]:
+    connection, events = recording()
+    server = Server(
+        connection,
+        settings={
+            "allowed_origins": ["https://app.example"],
+            "check_origin_http": True,
+            **settings,
+        },
+    )
+    return server, events
+
+
+def test_cross_site_script_without_origin_is_refused() -> None:
+    """The JSONP gap: ``<script src=.../jsonp?c=steal>`` sends no Origin; 403, no data."""
+    server, events = strict_server()
+    sid = new_sid()
+    owner = {"Origin": "https://app.example"}
+    assert server.post(f"/000/{sid}/xhr", headers=owner).body == b"o\n"
+    assert server.post(f"/000/{sid}/xhr_send", b'["secret"]', headers=owner).status == 204
+    stolen = server.get(f"/000/{sid}/jsonp?c=steal", headers={"Sec-Fetch-Site": "cross-site"})
+    assert (stolen.status, stolen.body) == (403, b"Unverified origin.")
+    assert server.router.stats.dump()["errors_bad_origin"] == 1
+    # The session was not touched: its owner still gets the message.
+    assert server.post(f"/000/{sid}/xhr", headers=owner).body == b'a["secret"]\n'
+    assert [name for name in events.names() if name == "message"] == ["message"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 200),  # old browsers and non-browser clients send neither header
+        ({"Sec-Fetch-Site": "same-origin"}, 200),
+        ({"Sec-Fetch-Site": "same-site"}, 200),
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Sec-Fetch-Site": "cross-site", "Origin": "https://app.example"}, 200),
+        ({"Sec-Fetch-Site": "same-origin", "Origin": "https://evil.example"}, 403),
+    ],
+)
+def test_sec_fetch_site_without_origin(headers: dict[str, str], status: int) -> None:
+    server, _ = strict_server()
+    assert server.get(f"/000/{new_sid()}/jsonp?c=cb", headers=headers).status == status
+
+
+def test_sec_fetch_site_is_ignored_without_check_origin_http() -> None:
+    """The defaults (the protocol suites need them) are unchanged."""
+    server = Server(settings={"allowed_origins": ["https://app.example"]})
+    headers = {"Sec-Fetch-Site": "cross-site"}
+    assert server.get(f"/000/{new_sid()}/jsonp?c=cb", headers=headers).status == 200
 
 
 # -- finding 2: verify_ip for senders -----------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 
 from sockjs.protocol import admission, http
 from sockjs.protocol.admission import Admission
+from sockjs.protocol.errors import OriginRefused
 from sockjs.protocol.options import Options
 from sockjs.protocol.session import Session
 
@@ -51,6 +52,46 @@ def test_cors_varies_on_origin() -> None:
     preflight = http.cors("http://a.example", "x", preflight=True)
     assert dict(preflight)["Vary"] == "Origin, Access-Control-Request-Headers"
     assert [name for name, _ in preflight].count("Vary") == 1
+
+
+# -- check_origin_http --------------------------------------------------------------------
+
+ALLOWED = ("https://app.example",)
+
+
+@pytest.mark.parametrize(
+    ("origin", "fetch_site", "allowed", "refused"),
+    [
+        ("https://app.example", None, ALLOWED, False),
+        ("https://app.example", "cross-site", ALLOWED, False),
+        ("https://evil.example", None, ALLOWED, True),
+        ("https://evil.example", "same-origin", ALLOWED, True),
+        (None, None, ALLOWED, False),  # old browsers, non-browser clients
+        (None, "same-origin", ALLOWED, False),
+        (None, "same-site", ALLOWED, False),
+        (None, "none", ALLOWED, False),  # typed in the address bar
+        (None, "cross-site", ALLOWED, True),  # finding 1: <script src=.../jsonp?c=steal>
+        (None, " Cross-Site ", ALLOWED, True),
+        (None, "cross-site", None, False),  # no allow-list: every origin is allowed
+        (None, "cross-site", ("*",), False),
+        ("https://evil.example", "cross-site", ("*:*",), False),
+    ],
+)
+def test_origin_refused(
+    origin: str | None, fetch_site: str | None, allowed: tuple[str, ...] | None, refused: bool
+) -> None:
+    answer = http.origin_refused(origin, fetch_site, allowed)
+    assert (answer is not None) == refused
+    if answer is not None:
+        assert isinstance(answer, OriginRefused)
+        assert (answer.status, answer.body) == (403, "Unverified origin.")
+
+
+def test_origin_refused_says_why() -> None:
+    foreign = http.origin_refused("https://evil.example", None, ALLOWED)
+    assert foreign is not None and "https://evil.example" in foreign.detail
+    scripted = http.origin_refused(None, "cross-site", ALLOWED)
+    assert scripted is not None and "Sec-Fetch-Site" in scripted.detail
 
 
 # -- verify_ip for senders ------------------------------------------------------------

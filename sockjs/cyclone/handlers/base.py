@@ -17,8 +17,7 @@ from sockjs.cyclone._service import Service
 from sockjs.cyclone._twisted import set_no_delay, write_now
 from sockjs.cyclone.conninfo import request_ip
 from sockjs.protocol import http
-from sockjs.protocol.errors import BodyTooLarge, OriginRefused, PeerError, TooManyMessages
-from sockjs.protocol.handshake import origin_allowed
+from sockjs.protocol.errors import BodyTooLarge, PeerError, TooManyMessages
 
 NOT_FOUND_BODY = b"404 Error: Page not found\n"
 _SERVER_HEADER = f"cyclone/{cyclone.version}"
@@ -101,9 +100,11 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         if options.disable_nagle:
             set_no_delay(self.request.connection.transport)
         if self.checks_origin and options.check_origin_http:
-            origin = self.header("Origin")
-            if origin is not None and not origin_allowed(origin, options.allowed_origins):
-                self.respond_error(OriginRefused(f"origin {origin[:100]!r} not allowed"))
+            refused = http.origin_refused(
+                self.header("Origin"), self.header("Sec-Fetch-Site"), options.allowed_origins
+            )
+            if refused is not None:
+                self.respond_error(refused)
                 return
         try:
             getattr(self, method.lower())(*args)
