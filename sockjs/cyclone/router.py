@@ -88,7 +88,7 @@ class SockJSRouter:
     @property
     def cookie_needed(self) -> bool:
         """Whether the ``JSESSIONID`` cookie is set (old API)."""
-        return self.options.jsessionid
+        return self.options.cookie_needed
 
     @property
     def settings(self) -> Options:

@@ -124,12 +124,30 @@ def jsessionid_value(cookie_header: str | None) -> str:
 
 
 def jsessionid_cookie(cookie_header: str | None) -> tuple[str, str]:
-    """The ``Set-Cookie`` header for a ``jsessionid`` service (4.4).
+    """The ``Set-Cookie`` header for a ``jsessionid=True`` service (4.4).
 
-    A value that is not a plain cookie token (it came from the client) is
-    replaced by ``dummy`` so it cannot inject header syntax.
+    ``JSESSIONID=<value>; path=/; HttpOnly``: the suite reads the first two
+    attributes only, and no script needs the cookie (it is for the load
+    balancer). A value that is not a plain cookie token (it came from the
+    client) is replaced by ``dummy`` so it cannot inject header syntax.
     """
     value = jsessionid_value(cookie_header)
     if not value or not all(33 <= ord(ch) <= 126 and ch not in '",;\\' for ch in value):
         value = "dummy"
-    return ("Set-Cookie", f"JSESSIONID={value}; path=/")
+    return ("Set-Cookie", f"JSESSIONID={value}; path=/; HttpOnly")
+
+
+def custom_cookie(value: object) -> tuple[str, str] | None:
+    """The ``Set-Cookie`` header for what a ``jsessionid`` callable returned.
+
+    ``None`` means no cookie. Anything but a non-empty string that
+    :func:`header_safe` accepts raises :class:`ValueError`: the callable is
+    application code, and its mistake must not break (or split) the response.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"jsessionid callable returned {type(value).__name__}, not str or None")
+    if not value.strip() or header_safe(value) is None:
+        raise ValueError(f"jsessionid callable returned an unusable header value {value[:100]!r}")
+    return ("Set-Cookie", value)

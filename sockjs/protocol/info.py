@@ -33,7 +33,7 @@ def info_body(options: Options, entropy: int) -> bytes:
         {
             "websocket": options.websocket_enabled,
             "origins": ["*:*"],
-            "cookie_needed": options.jsessionid,
+            "cookie_needed": options.cookie_needed,
             "entropy": entropy,
         }
     ).encode()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,11 @@ TRANSPORT_NAMES = frozenset(
 )
 
 MIB = 1024 * 1024
+
+#: A ``jsessionid`` callable: given the request's details (a
+#: :class:`~sockjs.cyclone.conninfo.ConnectionInfo`), the whole ``Set-Cookie``
+#: value, or ``None`` for no cookie.
+CookieFactory = Callable[[Any], str | None]
 
 
 class SettingsError(ValueError):
@@ -44,8 +49,9 @@ class Options:
     sockjs_url: str = DEFAULT_SOCKJS_URL
     #: Bytes of frames one streaming response may carry before it is ended.
     response_limit: int = 131072
-    #: Emit the ``JSESSIONID`` cookie (sticky load balancing) and report ``cookie_needed``.
-    jsessionid: bool = True
+    #: Emit the ``JSESSIONID`` cookie (sticky load balancing) and report ``cookie_needed``;
+    #: a callable makes the whole ``Set-Cookie`` value itself (a ``CookieFactory``).
+    jsessionid: bool | CookieFactory = True
     #: Kept for compatibility: frames are always written as soon as they exist.
     immediate_flush: bool = True
     #: Set ``TCP_NODELAY`` on client connections.
@@ -119,6 +125,11 @@ class Options:
         """Whether both WebSocket endpoints are served."""
         return "websocket" not in self.disabled_transports
 
+    @property
+    def cookie_needed(self) -> bool:
+        """Whether session responses set a cookie (``/info``'s ``cookie_needed``)."""
+        return self.jsessionid is not False
+
     @classmethod
     def from_settings(cls, user_settings: Mapping[str, Any] | None = None) -> Options:
         """Build options from a user dict, checking every key, type and range."""
@@ -138,7 +149,7 @@ _KINDS: dict[str, str] = {
     "disabled_transports": "names",
     "sockjs_url": "str",
     "response_limit": "int",
-    "jsessionid": "bool",
+    "jsessionid": "cookie",
     "immediate_flush": "bool",
     "disable_nagle": "bool",
     "verify_ip": "bool",
@@ -179,6 +190,10 @@ def _coerce(key: str, value: Any, kind: str) -> Any:
     if kind == "str":
         if not isinstance(value, str):
             raise wrong("a string")
+        return value
+    if kind == "cookie":
+        if not isinstance(value, bool) and not callable(value):
+            raise wrong("True, False or a callable returning the Set-Cookie value")
         return value
     if kind == "names":
         if isinstance(value, str) or not isinstance(value, (Sequence, set, frozenset)):

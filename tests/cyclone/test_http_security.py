@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from helpers import LogCapture, Server, new_sid, parse_responses, recording
 from twisted.logger import LogLevel
 
-from sockjs.cyclone.logevents import INTERNAL_ERROR, NAMESPACE, TRANSPORT_ERROR
+from sockjs.cyclone import ConnectionInfo
+from sockjs.cyclone.logevents import APP_EXCEPTION, INTERNAL_ERROR, NAMESPACE, TRANSPORT_ERROR
 from sockjs.protocol import http
 
 UPGRADE = {
@@ -251,3 +253,74 @@ def test_cors_answers_vary_on_origin(server: Server) -> None:
     preflight = server.request("OPTIONS", "/000/a/xhr", headers=headers)
     assert preflight.header_all("Vary") == ["Origin, Access-Control-Request-Headers"]
     assert not server.get("/").has("Vary")
+
+
+def test_cookie_is_http_only(server: Server) -> None:
+    sid = new_sid()
+    response = server.post(f"/000/{sid}/xhr", headers={"Cookie": "JSESSIONID=abc"})
+    assert response.header("Set-Cookie") == "JSESSIONID=abc; path=/; HttpOnly"
+
+
+# -- setting 7: the jsessionid callable ----------------------------------------------------
+
+
+def test_jsessionid_callable_makes_the_cookie() -> None:
+    seen: list[ConnectionInfo] = []
+
+    def cookie(info: ConnectionInfo) -> str | None:
+        seen.append(info)
+        morsel = info.get_cookie("JSESSIONID")
+        value = morsel.value if morsel is not None else "fresh"
+        return f"JSESSIONID={value}; path=/; Secure; HttpOnly; SameSite=None"
+
+    server = Server(settings={"jsessionid": cookie})
+    sid = new_sid()
+    response = server.post(f"/000/{sid}/xhr", ip="10.0.0.4", headers={"Cookie": "JSESSIONID=v1"})
+    assert response.header_all("Set-Cookie") == [
+        "JSESSIONID=v1; path=/; Secure; HttpOnly; SameSite=None"
+    ]
+    assert (seen[0].ip, seen[0].transport, seen[0].path) == ("10.0.0.4", "xhr", "/echo")
+    preflight = server.request("OPTIONS", f"/000/{sid}/xhr_send")
+    assert (
+        preflight.header("Set-Cookie")
+        == "JSESSIONID=fresh; path=/; Secure; HttpOnly; SameSite=None"
+    )
+    assert seen[-1].transport == "xhr_send"
+    info = server.get("/info")
+    assert json.loads(info.body)["cookie_needed"] is True
+    assert not info.has("Set-Cookie")
+    assert not server.get("/iframe.html").has("Set-Cookie")
+    assert server.router.cookie_needed
+
+
+def test_jsessionid_callable_may_decline() -> None:
+    server = Server(settings={"jsessionid": lambda info: None})
+    response = server.post(f"/000/{new_sid()}/xhr")
+    assert response.body == b"o\n"
+    assert not response.has("Set-Cookie")
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        lambda info: 1 / 0,
+        lambda info: b"JSESSIONID=x",
+        lambda info: "JSESSIONID=x\r\nX-Evil: 1",
+    ],
+)
+def test_a_failing_jsessionid_callable_is_logged_and_skipped(logs: LogCapture, cookie: Any) -> None:
+    """An ``app_exception`` (hook ``jsessionid``); the request is served without a cookie."""
+    server = Server(settings={"jsessionid": cookie})
+    sid = new_sid()
+    response = server.post(f"/000/{sid}/xhr")
+    assert (response.status, response.body) == (200, b"o\n")
+    assert not response.has("Set-Cookie")
+    (failure,) = logs.take_failures()
+    assert (failure["sockjs_event"], failure["hook"], failure["route"]) == (
+        APP_EXCEPTION,
+        "jsessionid",
+        "xhr",
+    )
+    assert server.router.stats.dump()["errors_app_exception"] == 1
+    assert server.post(f"/000/{sid}/xhr_send", b'["x"]').status == 204  # still serving
+    logs.take_failures()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .rawhttp import RawHTTP, new_session_id
+from .rawhttp import RawHTTP, new_session_id, request
 
 if TYPE_CHECKING:
     from .conftest import ServerProcess
@@ -65,3 +65,8 @@ def test_utf8_request_headers_are_not_echoed(server: ServerProcess) -> None:
     assert response.header("Access-Control-Allow-Origin") == "http://a.example"
     assert response.header("Vary") == "Origin, Access-Control-Request-Headers"
     assert not response.has_header("Access-Control-Allow-Headers")
+
+
+def test_cookie_is_http_only(server: ServerProcess) -> None:
+    response = request(server.port, "POST", f"/cookie_needed_echo/000/{new_session_id()}/xhr")
+    assert response.header_all("Set-Cookie") == ["JSESSIONID=dummy; path=/; HttpOnly"]

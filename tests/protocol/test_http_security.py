@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
-from sockjs.protocol import admission, http
+from sockjs.protocol import admission, http, info
 from sockjs.protocol.admission import Admission
 from sockjs.protocol.errors import OriginRefused
-from sockjs.protocol.options import Options
+from sockjs.protocol.options import Options, SettingsError
 from sockjs.protocol.session import Session
 
 # -- reflected headers ----------------------------------------------------------------
@@ -108,3 +111,64 @@ def test_admit_sender_checks_the_address() -> None:
     assert refusal.status == 403 and refusal.reported
     assert refusal.detail == "Session opened from another IP address."
     assert Admission(Options(verify_ip=False)).admit_sender(session, "10.0.0.2") is None
+
+
+# -- cookies -----------------------------------------------------------------------------
+
+
+def test_default_cookie_is_http_only_after_path() -> None:
+    """Finding 5: HttpOnly comes after ``path=/``, which the suite reads second (4.4)."""
+    _, value = http.jsessionid_cookie("JSESSIONID=abc")
+    assert value == "JSESSIONID=abc; path=/; HttpOnly"
+    first, second, *rest = value.split(";")
+    assert (first.strip(), second.strip().lower(), rest) == (
+        "JSESSIONID=abc",
+        "path=/",
+        [" HttpOnly"],
+    )
+
+
+def test_custom_cookie() -> None:
+    """Setting 7: the callable's value, validated before it becomes a header."""
+    assert http.custom_cookie(None) is None
+    value = "JSESSIONID=x; path=/; Secure; SameSite=None"
+    assert http.custom_cookie(value) == ("Set-Cookie", value)
+    for bad in (b"JSESSIONID=x", 3, "", "  ", "a=1\r\nX-Evil: 1", "a=\u20ac"):
+        with pytest.raises(ValueError, match="jsessionid callable returned"):
+            http.custom_cookie(bad)
+
+
+def test_cookie_needed() -> None:
+    """Setting 7: ``/info`` says ``cookie_needed`` for a callable too."""
+
+    def cookie(request: object) -> str | None:
+        return None
+
+    assert Options().cookie_needed
+    assert not Options(jsessionid=False).cookie_needed
+    assert Options(jsessionid=cookie).cookie_needed
+    body = json.loads(info.info_body(Options(jsessionid=cookie), 1))
+    assert body["cookie_needed"] is True
+    assert json.loads(info.info_body(Options(jsessionid=False), 1))["cookie_needed"] is False
+
+
+def test_jsessionid_setting() -> None:
+    def cookie(request: object) -> str | None:
+        return "a=b"
+
+    options = Options.from_settings({"jsessionid": cookie})
+    assert options.jsessionid is cookie
+    assert options["jsessionid"] is cookie
+    assert Options().jsessionid is True
+
+
+@pytest.mark.parametrize(
+    ("settings", "needle"),
+    [
+        ({"jsessionid": "JSESSIONID=x"}, "'jsessionid' must be True, False or a callable"),
+        ({"jsessionid": None}, "'jsessionid' must be True, False or a callable"),
+    ],
+)
+def test_bad_jsessionid_setting(settings: dict[str, object], needle: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(needle)):
+        Options.from_settings(settings)

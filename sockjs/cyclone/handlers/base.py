@@ -15,7 +15,7 @@ import cyclone.web
 from sockjs.cyclone import logevents
 from sockjs.cyclone._service import Service
 from sockjs.cyclone._twisted import set_no_delay, write_now
-from sockjs.cyclone.conninfo import request_ip
+from sockjs.cyclone.conninfo import ConnectionInfo, from_request, request_ip
 from sockjs.protocol import http
 from sockjs.protocol.errors import BodyTooLarge, PeerError, TooManyMessages
 
@@ -135,6 +135,11 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         """The client's address (the TCP peer, or a trusted proxy's word for it)."""
         return request_ip(self.request, self.service.trusted_proxies)
 
+    def connection_info(self) -> ConnectionInfo:
+        """Client details of this request, as the application sees them."""
+        service = self.service
+        return from_request(self.request, service.prefix, service.trusted_proxies, self.route_name)
+
     def add_header(self, name: str, value: str) -> None:  # noqa: D102 - Cyclone API
         self._extra_headers.append((name, value))
 
@@ -152,14 +157,33 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         """No-cache profile, ``nosniff`` and, on ``jsessionid`` services, the cookie (4.3, 4.4)."""
         self.add_headers(http.NO_CACHE)
         self.add_headers(http.NOSNIFF)
-        if self.service.options.jsessionid:
+        self.cookie_header()
+
+    def cookie_header(self) -> None:
+        """The ``jsessionid`` cookie (4.4): the default one, or the callable's.
+
+        A callable that raises or returns something unusable is the
+        application's fault: an ``app_exception`` event (hook ``jsessionid``),
+        and this response goes out without a cookie.
+        """
+        setting = self.service.options.jsessionid
+        if setting is False:
+            return
+        if not callable(setting):
             self._extra_headers.append(http.jsessionid_cookie(self.header("Cookie")))
+            return
+        try:
+            header = http.custom_cookie(setting(self.connection_info()))
+        except Exception:
+            self.service.telemetry.app_exception("jsessionid", route=self.route_name)
+            return
+        if header is not None:
+            self._extra_headers.append(header)
 
     def preflight(self, methods: str) -> None:
         """Answer an OPTIONS preflight (PROTOCOL.md 4.2); touches no session."""
         self.cors_headers(preflight=True)
-        if self.service.options.jsessionid:
-            self.add_headers([http.jsessionid_cookie(self.header("Cookie"))])
+        self.cookie_header()
         self.respond(204, http.preflight(self.now(), methods), b"", content_type=None)
 
     # -- responses --------------------------------------------------------------

@@ -16,7 +16,6 @@ from zope.interface import implementer
 
 from sockjs.cyclone._session import SessionHandle
 from sockjs.cyclone._twisted import abort_if_not_draining, abort_if_stuck, watch_loss
-from sockjs.cyclone.conninfo import ConnectionInfo, from_request
 from sockjs.cyclone.handlers.base import SockJSHandler
 from sockjs.protocol import http, session, transports
 from sockjs.protocol.admission import Refusal
@@ -58,11 +57,6 @@ class ReceiverHandler(SockJSHandler):
         """Attach this request to ``session_id`` as its receiver."""
         self.wire = wire
         self.service.attach(self, session_id, wire, self.client_address(), self.connection_info)
-
-    def connection_info(self) -> ConnectionInfo:
-        """Client details for the application (no ids, see ConnectionInfo)."""
-        service = self.service
-        return from_request(self.request, service.prefix, service.trusted_proxies, self.wire.name)
 
     @property
     def transport(self) -> Any:
