@@ -151,3 +151,21 @@ def custom_cookie(value: object) -> tuple[str, str] | None:
     if not value.strip() or header_safe(value) is None:
         raise ValueError(f"jsessionid callable returned an unusable header value {value[:100]!r}")
     return ("Set-Cookie", value)
+
+
+def frame_ancestors(sources: str | None) -> Headers:
+    """``iframe_frame_ancestors``: who may frame the iframe page.
+
+    ``Content-Security-Policy: frame-ancestors <sources>``, plus the
+    ``X-Frame-Options`` older browsers read where one exists: ``DENY`` for
+    ``'none'``, ``SAMEORIGIN`` for ``'self'``. Other source lists have no
+    ``X-Frame-Options`` equivalent (``ALLOW-FROM`` is obsolete and ignored by
+    current browsers), so they get the CSP header only.
+    """
+    if sources is None:
+        return []
+    headers: Headers = [("Content-Security-Policy", f"frame-ancestors {sources}")]
+    legacy = {"'none'": "DENY", "'self'": "SAMEORIGIN"}.get(sources.strip().lower())
+    if legacy is not None:
+        headers.append(("X-Frame-Options", legacy))
+    return headers

@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 import pytest
-from helpers import LogCapture, Server, new_sid, parse_responses, recording
+from helpers import NOT_FOUND, LogCapture, Server, new_sid, parse_responses, recording
 from twisted.logger import LogLevel
 
 from sockjs.cyclone import ConnectionInfo
 from sockjs.cyclone.logevents import APP_EXCEPTION, INTERNAL_ERROR, NAMESPACE, TRANSPORT_ERROR
 from sockjs.protocol import http
 
+SRI = "sha384-svdnwiXBL+Js+yUneJSRFy24NgGiOfDM/vkQl/vCeVrcbYD6yW8EwPr1FnxTEZsR"
 UPGRADE = {
     "Upgrade": "websocket",
     "Connection": "Upgrade",
@@ -324,3 +325,44 @@ def test_a_failing_jsessionid_callable_is_logged_and_skipped(logs: LogCapture, c
     assert server.router.stats.dump()["errors_app_exception"] == 1
     assert server.post(f"/000/{sid}/xhr_send", b'["x"]').status == 204  # still serving
     logs.take_failures()
+
+
+def test_iframe_integrity_is_opt_in() -> None:
+    plain = Server().get("/iframe.html")
+    assert b"integrity" not in plain.body
+    hashed = Server(settings={"sockjs_url_integrity": SRI}).get("/iframe-1.6.1.html")
+    assert hashed.status == 200
+    assert f'integrity="{SRI}" crossorigin="anonymous"></script>'.encode() in hashed.body
+    assert hashed.header("ETag") != plain.header("ETag")
+
+
+# -- setting 8: disabling the iframe page; who may frame it -----------------------------
+
+
+@pytest.mark.parametrize("name", ["iframe.html", "iframe-1.6.1.html", "iframe-a.html?t=1"])
+def test_disabled_iframe_is_404(name: str) -> None:
+    server = Server(settings={"disabled_transports": ["iframe"]})
+    response = server.get(f"/{name}")
+    assert (response.status, response.body) == (404, NOT_FOUND)
+    # Nothing else changes.
+    assert json.loads(server.get("/info").body)["websocket"] is True
+    assert server.post(f"/000/{new_sid()}/xhr").body == b"o\n"
+
+
+@pytest.mark.parametrize(
+    ("sources", "legacy"),
+    [("'none'", "DENY"), ("'self'", "SAMEORIGIN"), ("https://app.example", None)],
+)
+def test_iframe_frame_ancestors(sources: str, legacy: str | None) -> None:
+    server = Server(settings={"iframe_frame_ancestors": sources})
+    page = server.get("/iframe.html")
+    assert page.header("Content-Security-Policy") == f"frame-ancestors {sources}"
+    assert page.header("X-Frame-Options") == legacy
+    cached = server.get("/iframe.html", headers={"If-None-Match": page.header("ETag") or ""})
+    assert cached.status == 304
+    assert cached.header("Content-Security-Policy") == f"frame-ancestors {sources}"
+
+
+def test_iframe_without_frame_ancestors_has_no_framing_headers(server: Server) -> None:
+    page = server.get("/iframe.html")
+    assert not page.has("Content-Security-Policy") and not page.has("X-Frame-Options")

@@ -7,11 +7,14 @@ import re
 
 import pytest
 
-from sockjs.protocol import admission, http, info
+from sockjs.protocol import admission, http, info, routing
 from sockjs.protocol.admission import Admission
 from sockjs.protocol.errors import OriginRefused
-from sockjs.protocol.options import Options, SettingsError
+from sockjs.protocol.options import DISABLEABLE, TRANSPORT_NAMES, Options, SettingsError
 from sockjs.protocol.session import Session
+
+#: sockjs-client 1.6.1's dist/sockjs.min.js (docs/settings.rst gives the same hash).
+SOCKJS_161_SRI = "sha384-svdnwiXBL+Js+yUneJSRFy24NgGiOfDM/vkQl/vCeVrcbYD6yW8EwPr1FnxTEZsR"
 
 # -- reflected headers ----------------------------------------------------------------
 
@@ -152,6 +155,66 @@ def test_cookie_needed() -> None:
     assert json.loads(info.info_body(Options(jsessionid=False), 1))["cookie_needed"] is False
 
 
+# -- the iframe page ---------------------------------------------------------------------
+
+
+def test_iframe_page_without_integrity_is_the_template() -> None:
+    """The 0.3.3 suite compares the body: the default page does not change."""
+    page = info.IframePage("/static/sockjs.js")
+    assert b'  <script src="/static/sockjs.js"></script>\n' in page.body
+    assert b"integrity" not in page.body
+    assert page.headers == []
+    assert info.IframePage.for_options(Options(sockjs_url="/static/sockjs.js")).body == page.body
+
+
+def test_iframe_page_with_integrity() -> None:
+    """Finding 5: ``sockjs_url_integrity`` adds ``integrity`` and ``crossorigin``."""
+    page = info.IframePage.for_options(Options(sockjs_url_integrity=SOCKJS_161_SRI))
+    tag = (
+        f'  <script src="{Options().sockjs_url}" integrity="{SOCKJS_161_SRI}" '
+        'crossorigin="anonymous"></script>\n'
+    )
+    assert tag.encode() in page.body
+    plain = info.IframePage(Options().sockjs_url)
+    assert page.body.replace(tag.encode(), b"") == plain.body.replace(
+        f'  <script src="{Options().sockjs_url}"></script>\n'.encode(), b""
+    )
+    assert page.etag != plain.etag
+    assert re.fullmatch(r'"[0-9a-f]{32}"', page.etag)
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        (None, []),
+        ("'none'", [("X-Frame-Options", "DENY")]),
+        ("'NONE'", [("X-Frame-Options", "DENY")]),
+        ("'self'", [("X-Frame-Options", "SAMEORIGIN")]),
+        ("'self' https://app.example", []),
+        ("https://*.example.com", []),
+    ],
+)
+def test_frame_ancestors(sources: str | None, expected: list[tuple[str, str]]) -> None:
+    """Setting 8: CSP always; X-Frame-Options only where it has an equivalent."""
+    headers = http.frame_ancestors(sources)
+    if sources is None:
+        assert headers == []
+        return
+    assert headers[0] == ("Content-Security-Policy", f"frame-ancestors {sources}")
+    assert headers[1:] == expected
+    page = info.IframePage.for_options(Options(iframe_frame_ancestors=sources))
+    assert page.headers == headers
+
+
+def test_iframe_can_be_disabled() -> None:
+    """Setting 8: ``iframe`` is a name of ``disabled_transports``, for the iframe route."""
+    assert routing.ROUTE_TRANSPORT["iframe"] == "iframe"
+    assert "iframe" in DISABLEABLE and "iframe" not in TRANSPORT_NAMES
+    options = Options.from_settings({"disabled_transports": ["iframe", "jsonp"]})
+    assert options.disabled_transports == {"iframe", "jsonp"}
+    assert options.websocket_enabled
+
+
 def test_jsessionid_setting() -> None:
     def cookie(request: object) -> str | None:
         return "a=b"
@@ -170,5 +233,42 @@ def test_jsessionid_setting() -> None:
     ],
 )
 def test_bad_jsessionid_setting(settings: dict[str, object], needle: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(needle)):
+        Options.from_settings(settings)
+
+
+def test_page_settings() -> None:
+    assert Options().sockjs_url_integrity is None
+    assert Options().iframe_frame_ancestors is None
+    options = Options.from_settings(
+        {"sockjs_url_integrity": SOCKJS_161_SRI, "iframe_frame_ancestors": "'self'"}
+    )
+    assert options.sockjs_url_integrity == SOCKJS_161_SRI
+    assert options.iframe_frame_ancestors == "'self'"
+    none = Options.from_settings({"sockjs_url_integrity": None, "iframe_frame_ancestors": None})
+    assert none == Options()
+    two = f"{SOCKJS_161_SRI} sha256-abc+/="
+    assert Options.from_settings({"sockjs_url_integrity": two}).sockjs_url_integrity == two
+
+
+@pytest.mark.parametrize(
+    ("settings", "needle"),
+    [
+        ({"sockjs_url_integrity": 3}, "'sockjs_url_integrity' must be None or a string"),
+        ({"sockjs_url_integrity": "abc"}, "'sockjs_url_integrity' must be a Subresource"),
+        ({"sockjs_url_integrity": "md5-abc"}, "'sockjs_url_integrity' must be a Subresource"),
+        ({"sockjs_url_integrity": 'sha384-a"b'}, "'sockjs_url_integrity' must be a Subresource"),
+        ({"sockjs_url_integrity": ""}, "'sockjs_url_integrity' must be a Subresource"),
+        ({"iframe_frame_ancestors": ["'self'"]}, "'iframe_frame_ancestors' must be None or a"),
+        ({"iframe_frame_ancestors": ""}, "'iframe_frame_ancestors' must be a CSP source list"),
+        ({"iframe_frame_ancestors": "  "}, "'iframe_frame_ancestors' must be a CSP source"),
+        ({"iframe_frame_ancestors": "'self'; script-src *"}, "must be a CSP source list"),
+        ({"iframe_frame_ancestors": "a, b"}, "must be a CSP source list"),
+        ({"iframe_frame_ancestors": "'self'\r\nX: y"}, "must be a CSP source list"),
+        ({"iframe_frame_ancestors": "https://\u20ac.example"}, "must be a CSP source list"),
+        ({"disabled_transports": ["iframes"]}, "unknown transports"),
+    ],
+)
+def test_bad_page_settings(settings: dict[str, object], needle: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(needle)):
         Options.from_settings(settings)
