@@ -85,6 +85,8 @@ class Options:
     max_sessions_per_ip: int | None = None
     #: Apply ``allowed_origins`` to the HTTP transports too (403 for other origins).
     check_origin_http: bool = False
+    #: Start JSONP responses with ``/**/`` (the "Rosetta Flash" mitigation).
+    jsonp_prefix: bool = False
     #: Subresource Integrity hash the iframe page gives its ``sockjs_url`` script.
     sockjs_url_integrity: str | None = None
     #: ``frame-ancestors`` sources of the iframe page (CSP and ``X-Frame-Options``).
@@ -193,6 +195,7 @@ _KINDS: dict[str, str] = {
     "max_sessions": "limit",
     "max_sessions_per_ip": "limit",
     "check_origin_http": "bool",
+    "jsonp_prefix": "bool",
     "sockjs_url_integrity": "optional_str",
     "iframe_frame_ancestors": "optional_str",
 }

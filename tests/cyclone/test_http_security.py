@@ -1,4 +1,12 @@
-"""Security findings (issue 18) and peer-parity settings (issue 19) over the adapter."""
+"""Security findings (issue 18) and peer-parity settings (issue 19) over the adapter.
+
+Real HTTP bytes through the in-memory :class:`helpers.Server`: the start-up
+warning about open origins, ``check_origin_http`` and ``Sec-Fetch-Site``,
+``verify_ip`` for senders, the client address under ``xheaders=True``,
+reflected headers that cannot be written, ``Vary``, the cookie's
+attributes, the iframe page's integrity and framing, ``jsonp_prefix``, the
+``jsessionid`` callable and the ``iframe`` entry of ``disabled_transports``.
+"""
 
 from __future__ import annotations
 
@@ -262,6 +270,34 @@ def test_cookie_is_http_only(server: Server) -> None:
     assert response.header("Set-Cookie") == "JSESSIONID=abc; path=/; HttpOnly"
 
 
+def test_iframe_integrity_is_opt_in() -> None:
+    plain = Server().get("/iframe.html")
+    assert b"integrity" not in plain.body
+    hashed = Server(settings={"sockjs_url_integrity": SRI}).get("/iframe-1.6.1.html")
+    assert hashed.status == 200
+    assert f'integrity="{SRI}" crossorigin="anonymous"></script>'.encode() in hashed.body
+    assert hashed.header("ETag") != plain.header("ETag")
+
+
+# -- setting 6: jsonp_prefix -----------------------------------------------------------
+
+
+def test_jsonp_prefix() -> None:
+    server = Server(settings={"jsonp_prefix": True})
+    sid = new_sid()
+    assert server.get(f"/000/{sid}/jsonp?c=cb").body == b'/**/cb("o");\r\n'
+    server.post(f"/000/{sid}/jsonp_send", b'["x"]')
+    assert server.get(f"/000/{sid}/jsonp?c=cb").body == b'/**/cb("a[\\"x\\"]");\r\n'
+    # htmlfile is not JSONP: unchanged.
+    client = server.poll(new_sid(), "htmlfile", "?c=cb")
+    assert b"/**/" not in client.response().body
+    client.abort()
+
+
+def test_jsonp_without_prefix_is_0_3_3(server: Server) -> None:
+    assert server.get(f"/000/{new_sid()}/jsonp?c=cb").body == b'cb("o");\r\n'
+
+
 # -- setting 7: the jsessionid callable ----------------------------------------------------
 
 
@@ -325,15 +361,6 @@ def test_a_failing_jsessionid_callable_is_logged_and_skipped(logs: LogCapture, c
     assert server.router.stats.dump()["errors_app_exception"] == 1
     assert server.post(f"/000/{sid}/xhr_send", b'["x"]').status == 204  # still serving
     logs.take_failures()
-
-
-def test_iframe_integrity_is_opt_in() -> None:
-    plain = Server().get("/iframe.html")
-    assert b"integrity" not in plain.body
-    hashed = Server(settings={"sockjs_url_integrity": SRI}).get("/iframe-1.6.1.html")
-    assert hashed.status == 200
-    assert f'integrity="{SRI}" crossorigin="anonymous"></script>'.encode() in hashed.body
-    assert hashed.header("ETag") != plain.header("ETag")
 
 
 # -- setting 8: disabling the iframe page; who may frame it -----------------------------

@@ -1,4 +1,11 @@
-"""Security rules of the core (issues 18 and 19), with plain values."""
+"""Security rules of the core (issues 18 and 19), with plain values.
+
+Reflected headers that cannot be written (non-ASCII, control characters),
+``Vary``, ``check_origin_http`` without ``Origin`` (``Sec-Fetch-Site``),
+``verify_ip`` for senders, the ``JSESSIONID`` attributes and the ``jsessionid``
+callable's value, ``jsonp_prefix``, the iframe page's integrity hash and
+framing headers, and the settings that carry them.
+"""
 
 from __future__ import annotations
 
@@ -155,6 +162,15 @@ def test_cookie_needed() -> None:
     assert json.loads(info.info_body(Options(jsessionid=False), 1))["cookie_needed"] is False
 
 
+# -- jsonp_prefix ------------------------------------------------------------------------
+
+
+def test_jsonp_call() -> None:
+    """Setting 6: ``/**/`` before the callback, only when asked."""
+    assert http.jsonp_call("cb", False) == "cb"
+    assert http.jsonp_call("cb", True) == "/**/cb"
+
+
 # -- the iframe page ---------------------------------------------------------------------
 
 
@@ -215,36 +231,34 @@ def test_iframe_can_be_disabled() -> None:
     assert options.websocket_enabled
 
 
-def test_jsessionid_setting() -> None:
+# -- the settings ------------------------------------------------------------------------
+
+
+def test_new_settings_keep_the_0_3_3_behaviour_by_default() -> None:
+    options = Options()
+    assert options.jsonp_prefix is False
+    assert options.sockjs_url_integrity is None
+    assert options.iframe_frame_ancestors is None
+    assert options.jsessionid is True
+
+
+def test_new_settings_are_read() -> None:
     def cookie(request: object) -> str | None:
         return "a=b"
 
-    options = Options.from_settings({"jsessionid": cookie})
-    assert options.jsessionid is cookie
-    assert options["jsessionid"] is cookie
-    assert Options().jsessionid is True
-
-
-@pytest.mark.parametrize(
-    ("settings", "needle"),
-    [
-        ({"jsessionid": "JSESSIONID=x"}, "'jsessionid' must be True, False or a callable"),
-        ({"jsessionid": None}, "'jsessionid' must be True, False or a callable"),
-    ],
-)
-def test_bad_jsessionid_setting(settings: dict[str, object], needle: str) -> None:
-    with pytest.raises(SettingsError, match=re.escape(needle)):
-        Options.from_settings(settings)
-
-
-def test_page_settings() -> None:
-    assert Options().sockjs_url_integrity is None
-    assert Options().iframe_frame_ancestors is None
     options = Options.from_settings(
-        {"sockjs_url_integrity": SOCKJS_161_SRI, "iframe_frame_ancestors": "'self'"}
+        {
+            "jsonp_prefix": True,
+            "sockjs_url_integrity": SOCKJS_161_SRI,
+            "iframe_frame_ancestors": "'self'",
+            "jsessionid": cookie,
+        }
     )
+    assert options.jsonp_prefix is True
     assert options.sockjs_url_integrity == SOCKJS_161_SRI
     assert options.iframe_frame_ancestors == "'self'"
+    assert options.jsessionid is cookie
+    assert options["jsessionid"] is cookie
     none = Options.from_settings({"sockjs_url_integrity": None, "iframe_frame_ancestors": None})
     assert none == Options()
     two = f"{SOCKJS_161_SRI} sha256-abc+/="
@@ -254,6 +268,10 @@ def test_page_settings() -> None:
 @pytest.mark.parametrize(
     ("settings", "needle"),
     [
+        ({"jsonp_prefix": 1}, "'jsonp_prefix' must be True or False"),
+        ({"jsonp_prefix": "yes"}, "'jsonp_prefix' must be True or False"),
+        ({"jsessionid": "JSESSIONID=x"}, "'jsessionid' must be True, False or a callable"),
+        ({"jsessionid": None}, "'jsessionid' must be True, False or a callable"),
         ({"sockjs_url_integrity": 3}, "'sockjs_url_integrity' must be None or a string"),
         ({"sockjs_url_integrity": "abc"}, "'sockjs_url_integrity' must be a Subresource"),
         ({"sockjs_url_integrity": "md5-abc"}, "'sockjs_url_integrity' must be a Subresource"),
@@ -269,6 +287,6 @@ def test_page_settings() -> None:
         ({"disabled_transports": ["iframes"]}, "unknown transports"),
     ],
 )
-def test_bad_page_settings(settings: dict[str, object], needle: str) -> None:
+def test_bad_new_settings_name_the_key(settings: dict[str, object], needle: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(needle)):
         Options.from_settings(settings)

@@ -225,10 +225,11 @@ class JsonpHandler(ReceiverHandler):
     route_name = "jsonp"
 
     def get(self, server_id: str, session_id: str) -> None:
-        """Poll for one frame wrapped in the callback."""
+        """Poll for one frame wrapped in the callback (after ``/**/`` with ``jsonp_prefix``)."""
         self.transport_headers()
         callback = transports.validate_callback(self._callback())
-        self.receive(session_id, transports.jsonp(callback))
+        call = http.jsonp_call(callback, self.service.options.jsonp_prefix)
+        self.receive(session_id, transports.jsonp(call))
 
     def _callback(self) -> str | None:
         for name in ("c", "callback"):
