@@ -26,3 +26,8 @@ def test_documented_integrity_hash_is_the_default_files() -> None:
     settings = (ROOT / "docs" / "settings.rst").read_text(encoding="utf-8")
     assert f"``{sri}``" in settings
     assert f"{version}'s ``dist/sockjs.min.js``" in settings
+
+
+def test_security_page_is_in_the_toctree() -> None:
+    index = (ROOT / "docs" / "index.rst").read_text(encoding="utf-8")
+    assert "\n   security\n" in index
