@@ -4,7 +4,8 @@ Reflected headers the server cannot write (a UTF-8 ``Origin``, a UTF-8
 ``Access-Control-Request-Headers``) used to get a bare ``0\\r\\n\\r\\n`` and a
 CRITICAL traceback; they must get a valid HTTP answer, the connection must
 stay usable, and the server's output must stay free of tracebacks (checked
-when the session's server stops).
+when the session's server stops). Also ``Vary``, the cookie attributes, and
+the /jsonp_prefix and /no_iframe services.
 """
 
 from __future__ import annotations
@@ -70,3 +71,21 @@ def test_utf8_request_headers_are_not_echoed(server: ServerProcess) -> None:
 def test_cookie_is_http_only(server: ServerProcess) -> None:
     response = request(server.port, "POST", f"/cookie_needed_echo/000/{new_session_id()}/xhr")
     assert response.header_all("Set-Cookie") == ["JSESSIONID=dummy; path=/; HttpOnly"]
+
+
+def test_jsonp_prefix_service(server: ServerProcess) -> None:
+    """Setting 6 on /jsonp_prefix/echo; /echo keeps the 0.3.3 body."""
+    sid = new_session_id()
+    prefixed = request(server.port, "GET", f"/jsonp_prefix/echo/000/{sid}/jsonp?c=cb")
+    assert prefixed.body == b'/**/cb("o");\r\n'
+    plain = request(server.port, "GET", f"/echo/000/{new_session_id()}/jsonp?c=cb")
+    assert plain.body == b'cb("o");\r\n'
+
+
+def test_no_iframe_service(server: ServerProcess) -> None:
+    """Setting 8 on /no_iframe/echo: the iframe page is 404, the rest is served."""
+    assert request(server.port, "GET", "/no_iframe/echo/iframe.html").status == 404
+    assert request(server.port, "GET", "/no_iframe/echo/iframe-1.6.1.html").status == 404
+    assert request(server.port, "GET", "/echo/iframe.html").status == 200
+    response = request(server.port, "POST", f"/no_iframe/echo/000/{new_session_id()}/xhr")
+    assert response.body == b"o\n"
