@@ -7,6 +7,9 @@ Services: /echo, /close, /disabled_websocket_echo, /cookie_needed_echo,
 /ticker, /amplify, /broadcast, /multiplex (ann, bob, carl), and
 /heartbeat_echo (heartbeat 1 s, disconnect delay 2 s) for timing tests;
 /firehose is /amplify with unlimited streams (slow-consumer tests).
+Under /jsonp_prefix and /no_iframe, /echo, /close, /cookie_needed_echo and
+/heartbeat_echo again, with ``jsonp_prefix`` on and with the iframe page
+disabled (the browser tests run sockjs-client against them).
 On SIGTERM every session gets ``c[1001,"Server going away"]`` and the
 process exits within ``--grace`` seconds.
 
@@ -145,7 +148,9 @@ def build_routers(
     With a ``broker``, /broadcast and /multiplex's ``room`` channel use it;
     ``heartbeat_delay`` (seconds) replaces every router's.
     """
-    base: dict[str, Any] = {"jsessionid": False}
+    # A public test service: every origin on purpose (saying so explicitly
+    # keeps each router from warning about it at start-up, docs/security.rst).
+    base: dict[str, Any] = {"jsessionid": False, "allowed_origins": ["*"]}
     if sockjs_url:
         base["sockjs_url"] = sockjs_url
 
@@ -180,6 +185,24 @@ def build_routers(
         SockJSRouter(multiplex, "/multiplex", settings(), broker=broker),
         SockJSRouter(
             EchoConnection, "/heartbeat_echo", settings(heartbeat_delay=1, disconnect_delay=2)
+        ),
+        *client_services("/jsonp_prefix", settings(jsonp_prefix=True)),
+        *client_services("/no_iframe", settings(disabled_transports=["iframe"])),
+    ]
+
+
+def client_services(path: str, settings: dict[str, Any]) -> list[SockJSRouter]:
+    """The services the browser harness uses, under ``path`` and with ``settings``."""
+    return [
+        SockJSRouter(EchoConnection, f"{path}/echo", {**settings, "response_limit": 4096}),
+        SockJSRouter(CloseConnection, f"{path}/close", settings),
+        SockJSRouter(
+            EchoConnection, f"{path}/cookie_needed_echo", {**settings, "jsessionid": True}
+        ),
+        SockJSRouter(
+            EchoConnection,
+            f"{path}/heartbeat_echo",
+            {**settings, "heartbeat_delay": 1, "disconnect_delay": 2},
         ),
     ]
 

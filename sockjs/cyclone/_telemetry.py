@@ -51,10 +51,17 @@ class Telemetry:
         self.fault(fault.kind, fault.detail, limit=fault.limit, code=close.code)
 
     def refused(self, refusal: Refusal, ip: str) -> None:
-        """A receiving request got no session (a limit or a conflict; shutdowns are not faults)."""
+        """A request that admission refused (a limit, a conflict, ``verify_ip``).
+
+        Shutdowns are not faults and are not reported. The event carries the
+        close code sent, or the HTTP status when the answer was a status.
+        """
         if refusal.reported:
-            code = refusal.close.code if refusal.close is not None else None
-            self.fault(refusal.kind, refusal.detail, limit=refusal.limit, code=code, ip=ip)
+            close = refusal.close
+            code, status = (close.code, None) if close is not None else (None, refusal.status)
+            self.fault(
+                refusal.kind, refusal.detail, limit=refusal.limit, code=code, status=status, ip=ip
+            )
 
     def rejected(self, error: PeerError, route: str, method: str, limit: str | None) -> None:
         """A request answered with an error status (bad JSON, unknown session, too large...)."""

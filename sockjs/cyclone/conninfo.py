@@ -9,7 +9,7 @@ from typing import Any
 
 from sockjs.protocol.clientip import client_ip, normalize_ip
 
-__all__ = ["ConnectionInfo", "from_request", "normalize_ip"]
+__all__ = ["ConnectionInfo", "from_request", "normalize_ip", "request_ip"]
 
 
 class ConnectionInfo:
@@ -65,6 +65,26 @@ class ConnectionInfo:
         return f"ConnectionInfo(ip={self.ip!r}, path={self.path!r}, transport={self.transport!r})"
 
 
+def request_ip(request: Any, trusted_proxies: Sequence[IPv4Network | IPv6Network]) -> str:
+    """The client's address for a Cyclone request: the one place the adapter reads it.
+
+    It starts from the TCP peer of the request's connection, never from
+    ``request.remote_ip``: with ``xheaders=True`` Cyclone has already
+    replaced that with any client's ``X-Real-Ip``. ``X-Forwarded-For`` and
+    ``X-Real-IP`` are then believed only when the peer is one of
+    ``trusted_proxies`` (:func:`sockjs.protocol.clientip.client_ip`). A UNIX
+    socket peer reads ``unix:<socket path>``, as Cyclone writes it.
+    """
+    transport = request.connection.transport
+    if transport is None:  # the connection is gone: no peer to name
+        return ""
+    host = getattr(transport.getPeer(), "host", None)
+    if not isinstance(host, str):
+        name = getattr(transport.getHost(), "name", None) or b""
+        host = "unix:" + (name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name))
+    return client_ip(host, request.headers, trusted_proxies)
+
+
 def from_request(
     request: Any,
     prefix: str,
@@ -73,11 +93,11 @@ def from_request(
 ) -> ConnectionInfo:
     """Capture a Cyclone request for the application (no ids, see ConnectionInfo).
 
-    The address honours ``X-Forwarded-For``/``X-Real-IP`` only when the peer is
-    one of ``trusted_proxies``.
+    The address is :func:`request_ip`'s: proxy headers count only when the
+    peer is one of ``trusted_proxies``.
     """
     headers = dict(request.headers.items())
-    ip = client_ip(request.remote_ip or "", request.headers, trusted_proxies)
+    ip = request_ip(request, trusted_proxies)
     return ConnectionInfo(
         ip=ip,
         cookies=request.cookies,

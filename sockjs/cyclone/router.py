@@ -8,6 +8,7 @@ from typing import Any
 from twisted.internet.defer import Deferred
 
 from cyclone.web import URLSpec
+from sockjs.cyclone import logevents
 from sockjs.cyclone._clock import Clock
 from sockjs.cyclone._service import Service
 from sockjs.cyclone._shutdown import DEFAULT_GRACE, GracefulShutdown
@@ -15,6 +16,7 @@ from sockjs.cyclone.conn import SockJSConnection
 from sockjs.cyclone.handlers import base, receivers, senders, static, websocket
 from sockjs.cyclone.pubsub import Broker
 from sockjs.cyclone.stats import StatsCollector
+from sockjs.protocol.info import IframePage
 from sockjs.protocol.options import Options
 from sockjs.protocol.routing import (
     ROUTE_TRANSPORT,
@@ -69,6 +71,10 @@ class SockJSRouter:
         self.options = Options.from_settings(user_settings)
         self._service = Service(connection, self.prefix, self.options, reactor, broker)
         self._service.router = self
+        # The page with every setting that shapes it (integrity, framing).
+        self._service.iframe_page = IframePage.for_options(self.options)
+        if self.options.allowed_origins is None:
+            _warn_every_origin(self.prefix)
         #: Counters and rates (``router.stats.dump()``, as in the old project).
         self.stats = StatsCollector(self._service.stats, reactor)
         self._urls = self._build_urls()
@@ -85,7 +91,7 @@ class SockJSRouter:
     @property
     def cookie_needed(self) -> bool:
         """Whether the ``JSESSIONID`` cookie is set (old API)."""
-        return self.options.jsessionid
+        return self.options.cookie_needed
 
     @property
     def settings(self) -> Options:
@@ -189,6 +195,19 @@ def shutdown(
             reactor = global_reactor
     assert reactor is not None
     return GracefulShutdown(services, grace, reactor).start(list(ports))
+
+
+def _warn_every_origin(prefix: str) -> None:
+    # Once per router, when it is made: the default serves pages of any origin,
+    # with their visitors' cookies (docs/security.rst).
+    logevents.log.warn(
+        "SockJS router {router} accepts requests from pages of every origin, with their "
+        "visitors' cookies: set 'allowed_origins' (the sites allowed to use it, e.g. "
+        "[\"https://example.com\"]) and 'check_origin_http': True in its settings, or "
+        'allowed_origins=["*"] to keep this on purpose (see the security page of the docs)',
+        router=logevents.router_label(prefix),
+        setting="allowed_origins",
+    )
 
 
 def _disabled_handler(route_name: str) -> type[base.SockJSHandler]:

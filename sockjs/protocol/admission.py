@@ -6,6 +6,9 @@ drives them): a stopped service, a graceful shutdown, ``max_sessions`` and
 ``max_sessions_per_ip`` for new sessions; ``verify_ip`` and the one-receiver
 rule (PROTOCOL.md 6.3 step 2, ``c[2010,...]``) for existing ones. The answer
 is ``None`` (go ahead) or a :class:`Refusal` that says how to answer.
+:meth:`Admission.admit_sender` is the same for the sending requests
+(``xhr_send``, ``jsonp_send``): ``verify_ip`` covers them too, or a client
+elsewhere that learnt a session id could write into the session.
 
 A refused new session gets a close frame where the open frame would have
 been (``c[1013,"Too many sessions"]``): sockjs-client reports it as a close
@@ -64,6 +67,12 @@ TOO_MANY_SESSIONS_FROM_IP = Refusal(
 )
 #: ``verify_ip``: a receiving request from another address than the session's.
 IP_MISMATCH = Refusal("ip_mismatch", closing.ANOTHER_CONNECTION, "a receiver from another IP")
+#: ``verify_ip``: a sending request from another address than the session's.
+#: Nothing is delivered; the answer is a status (a sender has no frame to
+#: carry a close), with :attr:`Refusal.detail` as its body.
+SENDER_IP_MISMATCH = Refusal(
+    "ip_mismatch", None, "Session opened from another IP address.", status=403
+)
 #: A receiving request while another one is attached (PROTOCOL.md 6.3 step 2).
 SECOND_RECEIVER = Refusal("another_connection", closing.ANOTHER_CONNECTION, "a second receiver")
 
@@ -106,6 +115,12 @@ class Admission:
             return IP_MISMATCH
         if session.receiver is not None:
             return SECOND_RECEIVER
+        return None
+
+    def admit_sender(self, session: Session, ip: str) -> Refusal | None:
+        """Whether a sending request from ``ip`` may deliver messages to ``session``."""
+        if self.verify_ip and session.ip != ip:
+            return SENDER_IP_MISMATCH
         return None
 
     def count(self, key: Hashable, ip: str) -> None:

@@ -9,19 +9,33 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 #: Client library the iframe page loads unless ``sockjs_url`` is set.
 DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
 
-#: Transport names accepted in ``disabled_transports``.
+#: Transports ``disabled_transports`` can switch off (also the metrics' transport labels).
 TRANSPORT_NAMES = frozenset(
     {"websocket", "xhr", "xhr_streaming", "jsonp", "eventsource", "htmlfile"}
 )
 
+#: Names ``disabled_transports`` accepts: the transports, and ``iframe`` (the iframe page).
+DISABLEABLE = TRANSPORT_NAMES | {"iframe"}
+
 MIB = 1024 * 1024
+
+#: A ``jsessionid`` callable: given the request's details (a
+#: :class:`~sockjs.cyclone.conninfo.ConnectionInfo`), the whole ``Set-Cookie``
+#: value, or ``None`` for no cookie.
+CookieFactory = Callable[[Any], str | None]
+
+#: One or more Subresource Integrity hashes (``sha384-<base64>``), space-separated.
+_INTEGRITY_RE = re.compile(
+    r"sha(256|384|512)-[A-Za-z0-9+/]+={0,2}( +sha(256|384|512)-[A-Za-z0-9+/]+={0,2})*"
+)
 
 
 class SettingsError(ValueError):
@@ -44,8 +58,9 @@ class Options:
     sockjs_url: str = DEFAULT_SOCKJS_URL
     #: Bytes of frames one streaming response may carry before it is ended.
     response_limit: int = 131072
-    #: Emit the ``JSESSIONID`` cookie (sticky load balancing) and report ``cookie_needed``.
-    jsessionid: bool = True
+    #: Emit the ``JSESSIONID`` cookie (sticky load balancing) and report ``cookie_needed``;
+    #: a callable makes the whole ``Set-Cookie`` value itself (a ``CookieFactory``).
+    jsessionid: bool | CookieFactory = True
     #: Kept for compatibility: frames are always written as soon as they exist.
     immediate_flush: bool = True
     #: Set ``TCP_NODELAY`` on client connections.
@@ -86,6 +101,12 @@ class Options:
     message_timeout: float = 30.0
     #: The raw ``/websocket`` endpoint passes binary messages both ways (as ``bytes``).
     raw_binary: bool = False
+    #: Start JSONP responses with ``/**/`` (the "Rosetta Flash" mitigation).
+    jsonp_prefix: bool = False
+    #: Subresource Integrity hash the iframe page gives its ``sockjs_url`` script.
+    sockjs_url_integrity: str | None = None
+    #: ``frame-ancestors`` sources of the iframe page (CSP and ``X-Frame-Options``).
+    iframe_frame_ancestors: str | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -113,11 +134,11 @@ class Options:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise SettingsError(f"setting {name!r} must be >= 1, got {value!r}")
-        unknown = set(self.disabled_transports) - TRANSPORT_NAMES
+        unknown = set(self.disabled_transports) - DISABLEABLE
         if unknown:
             raise SettingsError(
                 f"setting 'disabled_transports' names unknown transports {sorted(unknown)}; "
-                f"known: {sorted(TRANSPORT_NAMES)}"
+                f"known: {sorted(DISABLEABLE)}"
             )
         for entry in self.trusted_proxies:
             try:
@@ -131,6 +152,24 @@ class Options:
             raise SettingsError(
                 "setting 'sockjs_url' must start with '/' or 'http' and contain no '\"', "
                 f"got {url!r}"
+            )
+        self._check_page_settings()
+
+    def _check_page_settings(self) -> None:
+        # Both end up in the iframe page or its headers: only plain ASCII.
+        integrity = self.sockjs_url_integrity
+        if integrity is not None and not _INTEGRITY_RE.fullmatch(integrity):
+            raise SettingsError(
+                "setting 'sockjs_url_integrity' must be a Subresource Integrity hash such as "
+                f"'sha384-<base64>', got {integrity!r}"
+            )
+        ancestors = self.iframe_frame_ancestors
+        if ancestors is not None and (
+            not ancestors.strip() or any(ch in ";," or not " " <= ch <= "~" for ch in ancestors)
+        ):
+            raise SettingsError(
+                "setting 'iframe_frame_ancestors' must be a CSP source list such as "
+                f"\"'self' https://example.com\" (no ';' or ','), got {ancestors!r}"
             )
 
     def __getitem__(self, key: str) -> Any:
@@ -147,6 +186,11 @@ class Options:
     def websocket_enabled(self) -> bool:
         """Whether both WebSocket endpoints are served."""
         return "websocket" not in self.disabled_transports
+
+    @property
+    def cookie_needed(self) -> bool:
+        """Whether session responses set a cookie (``/info``'s ``cookie_needed``)."""
+        return self.jsessionid is not False
 
     @classmethod
     def from_settings(cls, user_settings: Mapping[str, Any] | None = None) -> Options:
@@ -167,7 +211,7 @@ _KINDS: dict[str, str] = {
     "disabled_transports": "names",
     "sockjs_url": "str",
     "response_limit": "int",
-    "jsessionid": "bool",
+    "jsessionid": "cookie",
     "immediate_flush": "bool",
     "disable_nagle": "bool",
     "verify_ip": "bool",
@@ -186,6 +230,9 @@ _KINDS: dict[str, str] = {
     "max_message_fragments": "count",
     "message_timeout": "seconds",
     "raw_binary": "bool",
+    "jsonp_prefix": "bool",
+    "sockjs_url_integrity": "optional_str",
+    "iframe_frame_ancestors": "optional_str",
 }
 
 
@@ -213,9 +260,15 @@ def _coerce(key: str, value: Any, kind: str) -> Any:
         if not isinstance(value, bool):
             raise wrong("True or False")
         return value
-    if kind == "str":
+    if kind == "str" or (kind == "optional_str" and value is not None):
         if not isinstance(value, str):
-            raise wrong("a string")
+            raise wrong("a string" if kind == "str" else "None or a string")
+        return value
+    if kind == "optional_str":
+        return None
+    if kind == "cookie":
+        if not isinstance(value, bool) and not callable(value):
+            raise wrong("True, False or a callable returning the Set-Cookie value")
         return value
     if kind == "names":
         if isinstance(value, str) or not isinstance(value, (Sequence, set, frozenset)):

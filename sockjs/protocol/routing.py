@@ -43,8 +43,10 @@ ROUTES: tuple[Route, ...] = (
     Route("websocket", f"{_SESSION}/websocket", ("GET",)),
 )
 
-#: Which ``disabled_transports`` name switches each route off.
+#: Which ``disabled_transports`` name switches each route off (``iframe``:
+#: the page sockjs-client's iframe-based transports load).
 ROUTE_TRANSPORT = {
+    "iframe": "iframe",
     "raw_websocket": "websocket",
     "websocket": "websocket",
     "xhr": "xhr",

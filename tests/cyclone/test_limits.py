@@ -334,11 +334,11 @@ def test_jsessionid_cookie_is_echoed_only_when_safe() -> None:
     server = Server(settings={"jsessionid": True})
     sid = new_sid()
     echoed = server.post(f"/000/{sid}/xhr", headers={"Cookie": "a=1; JSESSIONID=abcdef"})
-    assert echoed.header_all("Set-Cookie") == ["JSESSIONID=abcdef; path=/"]
+    assert echoed.header_all("Set-Cookie") == ["JSESSIONID=abcdef; path=/; HttpOnly"]
     plain = server.post(f"/000/{new_sid()}/xhr")
-    assert plain.header_all("Set-Cookie") == ["JSESSIONID=dummy; path=/"]
+    assert plain.header_all("Set-Cookie") == ["JSESSIONID=dummy; path=/; HttpOnly"]
     hostile = server.post(f"/000/{new_sid()}/xhr", headers={"Cookie": 'JSESSIONID="a,b"'})
-    assert hostile.header_all("Set-Cookie") == ["JSESSIONID=dummy; path=/"]
+    assert hostile.header_all("Set-Cookie") == ["JSESSIONID=dummy; path=/; HttpOnly"]
 
 
 def test_pipelining_limit_never_writes_into_a_started_stream() -> None:

@@ -62,7 +62,7 @@ def test_xhr_opens_a_session(server: Server) -> None:
     assert response.header("Access-Control-Allow-Origin") == "*"
     assert response.header("Access-Control-Allow-Credentials") == "true"
     assert response.header("Cache-Control") == NO_CACHE
-    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/"
+    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/; HttpOnly"
     assert not response.has("Transfer-Encoding")
 
 
@@ -174,7 +174,7 @@ def test_xhr_streaming(server: Server) -> None:
     assert not response.has("Content-Length")
     assert response.header("Access-Control-Allow-Origin") == "*"
     assert response.header("Cache-Control") == NO_CACHE
-    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/"
+    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/; HttpOnly"
     assert response.chunks == [PRELUDE, b"o\n"]
     assert not response.complete
     server.send(sid, "x")

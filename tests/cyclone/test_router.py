@@ -282,7 +282,7 @@ def test_connections_and_session_count(server: Server) -> None:
         ({"heartbeat_delay": True}, "'heartbeat_delay' must be a number of seconds"),
         ({"response_limit": 1.5}, "'response_limit' must be an integer number of bytes"),
         ({"max_queued_bytes": False}, "'max_queued_bytes' must be an integer"),
-        ({"jsessionid": 1}, "'jsessionid' must be True or False"),
+        ({"jsessionid": 1}, "'jsessionid' must be True, False or a callable"),
         ({"verify_ip": "yes"}, "'verify_ip' must be True or False"),
         ({"sockjs_url": 3}, "'sockjs_url' must be a string"),
         ({"disabled_transports": "xhr"}, "'disabled_transports' must be a list"),
@@ -391,7 +391,7 @@ def test_preflight(server: Server, path: str, methods: str) -> None:
     assert response.header("Access-Control-Allow-Origin") == "*"
     assert response.header("Access-Control-Allow-Credentials") == "true"
     assert not response.has("Access-Control-Allow-Headers")
-    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/"
+    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/; HttpOnly"
     assert server.router.session_count == 0
     assert server.send("abc", "x").status == 404
 
@@ -456,8 +456,9 @@ def _session_requests(server: Server, headers: dict[str, str]) -> dict[str, Any]
 def test_jsessionid_cookie_on_every_session_response(server: Server) -> None:
     """Checklist 50, 52: JSESSIONID=dummy; path=/ on all session endpoints and errors."""
     for name, response in _session_requests(server, {}).items():
-        assert response.header_all("Set-Cookie") == ["JSESSIONID=dummy; path=/"], name
-        first, second = response.header("Set-Cookie").split(";")
+        assert response.header_all("Set-Cookie") == ["JSESSIONID=dummy; path=/; HttpOnly"], name
+        # The suite's reading: the first two attributes, split on ';'.
+        first, second, *_ = response.header("Set-Cookie").split(";")
         assert first.strip() == "JSESSIONID=dummy" and second.strip().lower() == "path=/"
 
 
@@ -465,7 +466,7 @@ def test_jsessionid_cookie_echoes_the_client_value(server: Server) -> None:
     """Checklist 51: the client's JSESSIONID is echoed."""
     headers = {"Cookie": "other=1; JSESSIONID=abcdef; more=2"}
     for name, response in _session_requests(server, headers).items():
-        assert response.header("Set-Cookie") == "JSESSIONID=abcdef; path=/", name
+        assert response.header("Set-Cookie") == "JSESSIONID=abcdef; path=/; HttpOnly", name
 
 
 @pytest.mark.parametrize("value", ['a"b', "a,b", "a\\b", "a b"])
@@ -474,7 +475,7 @@ def test_jsessionid_cookie_never_echoes_unsafe_values(server: Server, value: str
     response = server.request(
         "POST", f"/000/{new_sid()}/xhr", headers={"Cookie": f"JSESSIONID={value}"}
     )
-    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/"
+    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/; HttpOnly"
 
 
 def test_no_cookie_anywhere_when_jsessionid_is_off() -> None:

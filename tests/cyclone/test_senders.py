@@ -32,7 +32,7 @@ def test_xhr_send(server: Server) -> None:
     assert response.header("Access-Control-Allow-Origin") == "*"
     assert response.header("Access-Control-Allow-Credentials") == "true"
     assert response.header("Cache-Control") == NO_CACHE
-    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/"
+    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/; HttpOnly"
     assert server.post(f"/000/{sid}/xhr").body == b'a["x"]\n'
 
 
@@ -225,7 +225,7 @@ def test_jsonp_send_form(server: Server) -> None:
     assert response.header("Content-Length") == "2"
     assert response.header("Content-Type") == TEXT_PLAIN
     assert response.header("Cache-Control") == NO_CACHE
-    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/"
+    assert response.header("Set-Cookie") == "JSESSIONID=dummy; path=/; HttpOnly"
     assert not response.has("Access-Control-Allow-Origin")
     assert server.get(f"/000/{sid}/jsonp?c=callback").body == b'callback("a[\\"x\\"]");\r\n'
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import PRELUDE, LogCapture, Server, new_sid, recording
+from helpers import NO_CACHE, PRELUDE, LogCapture, Server, new_sid, recording
 from twisted.internet.defer import Deferred
 
 import sockjs.cyclone._service as service_module
@@ -292,7 +292,7 @@ def test_verify_ip_refuses_a_receiver_from_another_ip(server: Server) -> None:
     """verify_ip (default on): a receiver from another address gets c[2010,...]."""
     sid = new_sid()
     assert server.post(f"/000/{sid}/xhr", ip="10.0.0.1").body == b"o\n"
-    server.send(sid, "for the owner")
+    server.post(f"/000/{sid}/xhr_send", b'["for the owner"]', ip="10.0.0.1")
     stranger = server.post(f"/000/{sid}/xhr", ip="10.0.0.2")
     assert stranger.body == b'c[2010,"Another connection still open"]\n'
     owner = server.post(f"/000/{sid}/xhr", ip="10.0.0.1")
@@ -303,7 +303,7 @@ def test_verify_ip_treats_ipv4_mapped_addresses_as_ipv4(server: Server) -> None:
     """``::ffff:1.2.3.4`` is the same client as ``1.2.3.4``."""
     sid = new_sid()
     server.post(f"/000/{sid}/xhr", ip="10.0.0.1")
-    server.send(sid, "x")
+    assert server.post(f"/000/{sid}/xhr_send", b'["x"]', ip="::ffff:10.0.0.1").status == 204
     assert server.post(f"/000/{sid}/xhr", ip="::ffff:10.0.0.1").body == b'a["x"]\n'
 
 
@@ -316,8 +316,26 @@ def test_verify_ip_off_accepts_any_address() -> None:
     assert server.post(f"/000/{sid}/xhr", ip="10.0.0.2").body == b'a["x"]\n'
 
 
-def test_senders_are_not_ip_checked(server: Server) -> None:
-    """verify_ip applies to receivers; a sender from elsewhere still delivers."""
+def test_senders_from_another_ip_are_refused() -> None:
+    """verify_ip covers senders too (issue 18): 403, nothing delivered, the owner still sends."""
+    connection, events = recording(echo=False)
+    server = Server(connection)
+    sid = new_sid()
+    server.post(f"/000/{sid}/xhr", ip="10.0.0.1")
+    for transport, body in (("xhr_send", b'["x"]'), ("jsonp_send", b"d=%5B%22x%22%5D")):
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        stranger = server.post(f"/000/{sid}/{transport}", body, ip="10.0.0.9", headers=headers)
+        assert (stranger.status, stranger.body) == (403, b"Session opened from another IP address.")
+        assert stranger.header("Cache-Control") == NO_CACHE  # the session headers stay
+    assert events.messages() == []
+    assert server.post(f"/000/{sid}/xhr_send", b'["y"]', ip="10.0.0.1").status == 204
+    assert events.messages() == ["y"]
+    assert server.router.stats.dump()["errors_ip_mismatch"] == 2
+
+
+def test_senders_from_another_ip_are_delivered_without_verify_ip() -> None:
+    """verify_ip False: a sender from elsewhere delivers (as before 2.0)."""
+    server = Server(settings={"verify_ip": False})
     sid = new_sid()
     server.post(f"/000/{sid}/xhr", ip="10.0.0.1")
     assert server.post(f"/000/{sid}/xhr_send", b'["x"]', ip="10.0.0.9").status == 204

@@ -270,7 +270,7 @@ def test_jsessionid_echoed(server: ServerProcess, sid: str) -> None:
         server.port, "/cookie_needed_echo", sid, headers=[("Cookie", "JSESSIONID=abcdef")]
     )
     assert resp.status == 200, resp
-    assert resp.header_all("Set-Cookie") == ["JSESSIONID=abcdef; path=/"], resp
+    assert resp.header_all("Set-Cookie") == ["JSESSIONID=abcdef; path=/; HttpOnly"], resp
     # The cookie is sent again on every response, also once the session exists.
     again = xhr_send(
         server.port,
@@ -280,7 +280,7 @@ def test_jsessionid_echoed(server: ServerProcess, sid: str) -> None:
         headers=[("Content-Type", "text/plain"), ("Cookie", "other=1; JSESSIONID=abcdef")],
     )
     assert again.status == 204, again
-    assert again.header_all("Set-Cookie") == ["JSESSIONID=abcdef; path=/"], again
+    assert again.header_all("Set-Cookie") == ["JSESSIONID=abcdef; path=/; HttpOnly"], again
 
 
 @pytest.mark.parametrize(

@@ -176,8 +176,8 @@ def test_session_routes_take_only_plain_segments(server: str, session: str, rout
 def test_jsessionid_cookie_is_one_safe_header(cookie: str | None) -> None:
     name, value = http.jsessionid_cookie(cookie)
     assert name == "Set-Cookie"
-    assert value.startswith("JSESSIONID=") and value.endswith("; path=/")
-    token = value.removeprefix("JSESSIONID=").removesuffix("; path=/")
+    assert value.startswith("JSESSIONID=") and value.endswith("; path=/; HttpOnly")
+    token = value.removeprefix("JSESSIONID=").removesuffix("; path=/; HttpOnly")
     assert token and all(33 <= ord(ch) <= 126 and ch not in '",;\\' for ch in token)
 
 

@@ -89,7 +89,7 @@ def test_from_settings_accepts_every_key() -> None:
         ({"response_limit": 1.5}, "'response_limit' must be an integer"),
         ({"response_limit": False}, "'response_limit' must be an integer"),
         ({"response_limit": 0}, "'response_limit' must be >= 1"),
-        ({"jsessionid": 1}, "'jsessionid' must be True or False"),
+        ({"jsessionid": 1}, "'jsessionid' must be True, False or a callable"),
         ({"sockjs_url": 5}, "'sockjs_url' must be a string"),
         ({"sockjs_url": "ftp://x"}, "'sockjs_url' must start with"),
         ({"sockjs_url": '/a"b'}, "'sockjs_url' must start with"),

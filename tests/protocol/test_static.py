@@ -55,6 +55,7 @@ def test_cors() -> None:
     assert http.cors(None, None) == [
         ("Access-Control-Allow-Origin", "*"),
         ("Access-Control-Allow-Credentials", "true"),
+        ("Vary", "Origin"),
     ]
     assert dict(http.cors("null", ""))["Access-Control-Allow-Origin"] == "*"
     headers = dict(http.cors("test", "a, b, c"))
@@ -72,16 +73,19 @@ def test_preflight() -> None:
 
 def test_jsessionid() -> None:
     """Checklists 50, 51."""
-    assert http.jsessionid_cookie(None) == ("Set-Cookie", "JSESSIONID=dummy; path=/")
+    assert http.jsessionid_cookie(None) == ("Set-Cookie", "JSESSIONID=dummy; path=/; HttpOnly")
     assert http.jsessionid_cookie("a=b; JSESSIONID=abcdef") == (
         "Set-Cookie",
-        "JSESSIONID=abcdef; path=/",
+        "JSESSIONID=abcdef; path=/; HttpOnly",
     )
     assert http.jsessionid_value("JSESSIONID") == "dummy"
-    assert http.jsessionid_cookie("JSESSIONID=a;b") == ("Set-Cookie", "JSESSIONID=a; path=/")
+    assert http.jsessionid_cookie("JSESSIONID=a;b") == (
+        "Set-Cookie",
+        "JSESSIONID=a; path=/; HttpOnly",
+    )
     # A value that could smuggle header syntax is replaced.
-    assert http.jsessionid_cookie('JSESSIONID="x\\y"')[1] == "JSESSIONID=dummy; path=/"
-    assert http.jsessionid_cookie("JSESSIONID=")[1] == "JSESSIONID=dummy; path=/"
+    assert http.jsessionid_cookie('JSESSIONID="x\\y"')[1] == "JSESSIONID=dummy; path=/; HttpOnly"
+    assert http.jsessionid_cookie("JSESSIONID=")[1] == "JSESSIONID=dummy; path=/; HttpOnly"
 
 
 def test_routes() -> None:

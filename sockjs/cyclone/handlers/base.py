@@ -15,9 +15,9 @@ import cyclone.web
 from sockjs.cyclone import logevents
 from sockjs.cyclone._service import Service
 from sockjs.cyclone._twisted import tune_socket, write_now
+from sockjs.cyclone.conninfo import ConnectionInfo, from_request, request_ip
 from sockjs.protocol import http
-from sockjs.protocol.errors import BodyTooLarge, OriginRefused, PeerError, TooManyMessages
-from sockjs.protocol.handshake import origin_allowed
+from sockjs.protocol.errors import BodyTooLarge, PeerError, TooManyMessages
 
 NOT_FOUND_BODY = b"404 Error: Page not found\n"
 _SERVER_HEADER = f"cyclone/{cyclone.version}"
@@ -99,9 +99,11 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         options = self.service.options
         tune_socket(self.request.connection.transport, options)
         if self.checks_origin and options.check_origin_http:
-            origin = self.header("Origin")
-            if origin is not None and not origin_allowed(origin, options.allowed_origins):
-                self.respond_error(OriginRefused(f"origin {origin[:100]!r} not allowed"))
+            refused = http.origin_refused(
+                self.header("Origin"), self.header("Sec-Fetch-Site"), options.allowed_origins
+            )
+            if refused is not None:
+                self.respond_error(refused)
                 return
         try:
             getattr(self, method.lower())(*args)
@@ -110,6 +112,9 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         except Exception:
             logevents.internal_error(self.service.prefix, self.route_name, method)
             if not self._response_started:
+                # Headers already decided stay (PROTOCOL.md 4.6), but not one
+                # that cannot be written: that may be the failure itself.
+                self._extra_headers = [h for h in self._extra_headers if "".join(h).isascii()]
                 self.respond(500, [], b"500 - Internal Server Error")
             elif not self._response_finished:
                 self.fail_started_response()
@@ -125,6 +130,15 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         """The service clock (the reactor's)."""
         return self.service.now()
 
+    def client_address(self) -> str:
+        """The client's address (the TCP peer, or a trusted proxy's word for it)."""
+        return request_ip(self.request, self.service.trusted_proxies)
+
+    def connection_info(self) -> ConnectionInfo:
+        """Client details of this request, as the application sees them."""
+        service = self.service
+        return from_request(self.request, service.prefix, service.trusted_proxies, self.route_name)
+
     def add_header(self, name: str, value: str) -> None:  # noqa: D102 - Cyclone API
         self._extra_headers.append((name, value))
 
@@ -132,24 +146,43 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         """Queue headers for the response about to be started."""
         self._extra_headers.extend(headers)
 
-    def cors_headers(self) -> None:
+    def cors_headers(self, preflight: bool = False) -> None:
         """Add the CORS block of PROTOCOL.md 4.1."""
-        self.add_headers(
-            http.cors(self.header("Origin"), self.header("Access-Control-Request-Headers"))
-        )
+        origin = self.header("Origin")
+        request_headers = self.header("Access-Control-Request-Headers")
+        self.add_headers(http.cors(origin, request_headers, preflight=preflight))
 
     def session_headers(self) -> None:
         """No-cache profile, ``nosniff`` and, on ``jsessionid`` services, the cookie (4.3, 4.4)."""
         self.add_headers(http.NO_CACHE)
         self.add_headers(http.NOSNIFF)
-        if self.service.options.jsessionid:
+        self.cookie_header()
+
+    def cookie_header(self) -> None:
+        """The ``jsessionid`` cookie (4.4): the default one, or the callable's.
+
+        A callable that raises or returns something unusable is the
+        application's fault: an ``app_exception`` event (hook ``jsessionid``),
+        and this response goes out without a cookie.
+        """
+        setting = self.service.options.jsessionid
+        if setting is False:
+            return
+        if not callable(setting):
             self._extra_headers.append(http.jsessionid_cookie(self.header("Cookie")))
+            return
+        try:
+            header = http.custom_cookie(setting(self.connection_info()))
+        except Exception:
+            self.service.telemetry.app_exception("jsessionid", route=self.route_name)
+            return
+        if header is not None:
+            self._extra_headers.append(header)
 
     def preflight(self, methods: str) -> None:
         """Answer an OPTIONS preflight (PROTOCOL.md 4.2); touches no session."""
-        self.cors_headers()
-        if self.service.options.jsessionid:
-            self.add_headers([http.jsessionid_cookie(self.header("Cookie"))])
+        self.cors_headers(preflight=True)
+        self.cookie_header()
         self.respond(204, http.preflight(self.now(), methods), b"", content_type=None)
 
     # -- responses --------------------------------------------------------------
@@ -171,8 +204,9 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
             lines.append(f"Content-Length: {len(body)}\r\n")
         lines.append(self._connection_header(streaming=False))
         lines.append("\r\n")
+        head = "".join(lines).encode("latin-1")  # may raise: nothing is written yet
         self._response_started = True
-        self._write("".join(lines).encode("latin-1") + body)
+        self._write(head + body)
         self._finish_response()
 
     def respond_error(self, error: PeerError) -> None:
@@ -205,8 +239,9 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
             lines.append("Transfer-Encoding: chunked\r\n")
         lines.append(self._connection_header(streaming=True))
         lines.append("\r\n")
+        head = "".join(lines).encode("latin-1")  # may raise: nothing is written yet
         self._response_started = True
-        self._write("".join(lines).encode("latin-1"))
+        self._write(head)
         if prelude:
             self.write_chunk(prelude)
 
@@ -285,7 +320,9 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         # Cyclone logs this for every request. Server and session ids act as
         # bearer tokens, so the log names the service and the route only.
         request = self.request
-        return f"{request.method} {self.service.prefix}/<{self.route_name}> ({request.remote_ip})"
+        return (
+            f"{request.method} {self.service.prefix}/<{self.route_name}> ({self.client_address()})"
+        )
 
     def get_status(self) -> int:
         """Status of the response (used by Cyclone's request log)."""

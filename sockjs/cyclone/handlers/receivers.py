@@ -16,11 +16,9 @@ from zope.interface import implementer
 
 from sockjs.cyclone._session import SessionHandle
 from sockjs.cyclone._twisted import abort_if_not_draining, abort_if_stuck, watch_loss
-from sockjs.cyclone.conninfo import ConnectionInfo, from_request
 from sockjs.cyclone.handlers.base import SockJSHandler
 from sockjs.protocol import http, session, transports
 from sockjs.protocol.admission import Refusal
-from sockjs.protocol.clientip import client_ip
 from sockjs.protocol.session import Output
 from sockjs.protocol.transports import Wire
 
@@ -58,14 +56,7 @@ class ReceiverHandler(SockJSHandler):
     def receive(self, session_id: str, wire: Wire) -> None:
         """Attach this request to ``session_id`` as its receiver."""
         self.wire = wire
-        service = self.service
-        ip = client_ip(self.request.remote_ip or "", self.request.headers, service.trusted_proxies)
-        service.attach(self, session_id, wire, ip, self.connection_info)
-
-    def connection_info(self) -> ConnectionInfo:
-        """Client details for the application (no ids, see ConnectionInfo)."""
-        service = self.service
-        return from_request(self.request, service.prefix, service.trusted_proxies, self.wire.name)
+        self.service.attach(self, session_id, wire, self.client_address(), self.connection_info)
 
     @property
     def transport(self) -> Any:
@@ -234,10 +225,11 @@ class JsonpHandler(ReceiverHandler):
     route_name = "jsonp"
 
     def get(self, server_id: str, session_id: str) -> None:
-        """Poll for one frame wrapped in the callback."""
+        """Poll for one frame wrapped in the callback (after ``/**/`` with ``jsonp_prefix``)."""
         self.transport_headers()
         callback = transports.validate_callback(self._callback())
-        self.receive(session_id, transports.jsonp(callback))
+        call = http.jsonp_call(callback, self.service.options.jsonp_prefix)
+        self.receive(session_id, transports.jsonp(call))
 
     def _callback(self) -> str | None:
         for name in ("c", "callback"):

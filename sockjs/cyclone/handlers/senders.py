@@ -21,16 +21,28 @@ class SenderHandler(SockJSHandler):
 
     checks_origin = True
 
-    def deliver(self, session_id: str, payload: bytes) -> None:
-        """Checks in the order of PROTOCOL.md 3.4; errors carry their answer."""
+    def deliver(self, session_id: str, payload: bytes) -> bool:
+        """Checks in the order of PROTOCOL.md 3.4; errors carry their answer.
+
+        Returns False when admission refused the request (``verify_ip``): the
+        refusal is answered, counted and logged here, and nothing is delivered.
+        """
         messages = decode_payload(payload)
         # A payload error like the others (before the session lookup, 3.4).
         check_message_count(messages, self.service.options.max_messages_per_request)
-        handle = self.service.session(session_id)
+        service = self.service
+        handle = service.session(session_id)
         if handle is None:
             raise SessionNotFound()
+        ip = self.client_address()
+        refusal = service.admission.admit_sender(handle.core, ip)
+        if refusal is not None:
+            service.telemetry.refused(refusal, ip)
+            self.respond(refusal.status, [], refusal.detail.encode())
+            return False
         # Delivered before answering: the client may poll right after the 204.
         handle.deliver(messages)
+        return True
 
     def body(self) -> bytes:
         """The request body, refused beyond ``max_request_body``."""
@@ -52,8 +64,8 @@ class XhrSendHandler(SenderHandler):
         """Deliver a JSON array of messages."""
         self.cors_headers()
         self.session_headers()
-        self.deliver(session_id, self.body())
-        self.respond(204, [], b"")
+        if self.deliver(session_id, self.body()):
+            self.respond(204, [], b"")
 
     def options(self, server_id: str, session_id: str) -> None:
         """Preflight."""
@@ -74,8 +86,8 @@ class JsonpSendHandler(SenderHandler):
         media_type = (self.header("Content-Type") or "").split(";", 1)[0].strip().lower()
         if media_type == "application/x-www-form-urlencoded":
             body = _form_field(body, "d")
-        self.deliver(session_id, body)
-        self.respond(200, [], b"ok", content_type=http.TEXT_PLAIN)
+        if self.deliver(session_id, body):
+            self.respond(200, [], b"ok", content_type=http.TEXT_PLAIN)
 
 
 def _form_field(body: bytes, name: str) -> bytes:

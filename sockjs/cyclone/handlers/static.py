@@ -43,9 +43,12 @@ class IframeHandler(SockJSHandler):
     route_name = "iframe"
 
     def get(self) -> None:
-        """Serve the page, or 304 when the client's ETag matches."""
+        """Serve the page, or 304 when the client's ETag matches.
+
+        The page's framing headers (``iframe_frame_ancestors``) go on both.
+        """
         page = self.service.iframe_page
-        headers = http.cache_for(self.now())
+        headers = [*http.cache_for(self.now()), *page.headers]
         if page.matches(self.header("If-None-Match")):
             self.respond(304, headers, b"", content_type=None)
             return

@@ -22,13 +22,12 @@ from zope.interface import implementer
 from cyclone.httputil import HTTPHeaders
 from sockjs.cyclone._clock import DelayedCall
 from sockjs.cyclone._twisted import abort_if_stuck, cork, uncork
-from sockjs.cyclone.conninfo import ConnectionInfo, from_request
+from sockjs.cyclone.conninfo import ConnectionInfo, from_request, request_ip
 from sockjs.cyclone.handlers.base import SockJSHandler
 from sockjs.cyclone.handlers.streams import Stream, open_stream
 from sockjs.cyclone.httpconn import take_over
 from sockjs.protocol import closing, handshake
 from sockjs.protocol import websocket as rules
-from sockjs.protocol.clientip import client_ip
 from sockjs.protocol.closing import CloseInfo
 from sockjs.protocol.websocket import (
     BinaryMessage,
@@ -84,8 +83,7 @@ class UpgradeHandler(SockJSHandler):
 
     def client_ip(self) -> str:
         """The client's address (proxy headers only from ``trusted_proxies``)."""
-        request = self.request
-        return client_ip(request.remote_ip or "", request.headers, self.service.trusted_proxies)
+        return request_ip(self.request, self.service.trusted_proxies)
 
     # -- handshake ------------------------------------------------------------------
 
