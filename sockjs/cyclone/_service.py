@@ -51,7 +51,7 @@ class Service:
         self.registry = SessionRegistry(options)
         #: Who may open or join a session now (stopping, limits, verify_ip, 2010).
         self.admission = self.registry.admission
-        self.iframe_page = IframePage(options.sockjs_url)
+        self.iframe_page = IframePage.for_options(options)
         self.stats = Stats()
         self.telemetry = Telemetry(prefix, self.stats)
         #: Publish/subscribe fan-out (a new in-process broker unless one is given).

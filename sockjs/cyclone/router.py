@@ -16,7 +16,6 @@ from sockjs.cyclone.conn import SockJSConnection
 from sockjs.cyclone.handlers import base, receivers, senders, static, websocket
 from sockjs.cyclone.pubsub import Broker
 from sockjs.cyclone.stats import StatsCollector
-from sockjs.protocol.info import IframePage
 from sockjs.protocol.options import Options
 from sockjs.protocol.routing import (
     ROUTE_TRANSPORT,
@@ -72,7 +71,6 @@ class SockJSRouter:
         self._service = Service(connection, self.prefix, self.options, reactor, broker)
         self._service.router = self
         # The page with every setting that shapes it (integrity, framing).
-        self._service.iframe_page = IframePage.for_options(self.options)
         if self.options.allowed_origins is None:
             _warn_every_origin(self.prefix)
         #: Counters and rates (``router.stats.dump()``, as in the old project).

@@ -99,12 +99,13 @@ def handshake_headers(
     URI, ``origin`` its ``Origin`` header (echoed in ``Sec-WebSocket-Origin``;
     omitted when ``None``), ``protocol`` its ``Sec-WebSocket-Protocol`` (echoed
     when given).  ``secure`` picks ``wss://`` for ``Sec-WebSocket-Location``.
-    No ``Content-Length``.  Raises :class:`ValueError` if a value contains a
-    line break (it would split the header).
+    No ``Content-Length``.  Raises :class:`Hixie76Error` if a value is not
+    printable ASCII (a line break would split the header; other bytes could
+    not be written in a header at all).
     """
     for value in (host, path_and_query, origin, protocol):
-        if value is not None and ("\r" in value or "\n" in value):
-            raise ValueError(f"header value {value!r} contains a line break")
+        if value is not None and not all(" " <= char <= "~" for char in value):
+            raise Hixie76Error(f"header value {value[:100]!r} cannot be echoed")
     scheme = "wss" if secure else "ws"
     lines = [
         "HTTP/1.1 101 WebSocket Protocol Handshake",

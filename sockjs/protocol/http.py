@@ -33,10 +33,6 @@ NO_CACHE: Headers = [("Cache-Control", "no-store, no-cache, must-revalidate, max
 #: browsers must take them for their declared type, never sniff them as HTML.
 NOSNIFF: Headers = [("X-Content-Type-Options", "nosniff")]
 
-#: What a JSONP response starts with under ``jsonp_prefix``: a body that
-#: begins with a JavaScript comment cannot pass for a Flash file (the
-#: "Rosetta Flash" attack), and sockjs-node 0.3.10+ sends it too.
-JSONP_PREFIX = "/**/"
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -156,11 +152,6 @@ def custom_cookie(value: object) -> tuple[str, str] | None:
     if not value.strip() or header_safe(value) is None:
         raise ValueError(f"jsessionid callable returned an unusable header value {value[:100]!r}")
     return ("Set-Cookie", value)
-
-
-def jsonp_call(callback: str, prefixed: bool) -> str:
-    """What a JSONP response starts with: the callback, after ``/**/`` with ``jsonp_prefix``."""
-    return JSONP_PREFIX + callback if prefixed else callback
 
 
 def frame_ancestors(sources: str | None) -> Headers:

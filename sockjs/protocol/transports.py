@@ -105,9 +105,17 @@ WEBSOCKET = Wire("websocket", True, b"", _websocket, limited=False, bound=True, 
 HIXIE76 = Wire("websocket", True, b"", _websocket, limited=False, bound=True)
 
 
-def jsonp(callback: str) -> Wire:
-    r"""Wire of ``jsonp``: ``callback("frame");\\r\\n``, one frame per response."""
-    prefix = callback + "("
+#: What ``jsonp_prefix`` puts before every JSONP answer: an answer that starts
+#: with a comment cannot be taken for a Flash file ("Rosetta Flash").
+JSONP_PREFIX = "/**/"
+
+
+def jsonp(callback: str, prefixed: bool = False) -> Wire:
+    r"""Wire of ``jsonp``: ``callback("frame");\\r\\n``, one frame per response.
+
+    ``prefixed`` (``jsonp_prefix``) starts each answer with :data:`JSONP_PREFIX`.
+    """
+    prefix = (JSONP_PREFIX if prefixed else "") + callback + "("
 
     def wrap(frame: str) -> bytes:
         return (prefix + json_encode(frame) + ");\r\n").encode()

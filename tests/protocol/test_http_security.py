@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from sockjs.protocol import admission, http, info, routing
+from sockjs.protocol import admission, http, info, routing, transports
 from sockjs.protocol.admission import Admission
 from sockjs.protocol.errors import OriginRefused
 from sockjs.protocol.options import DISABLEABLE, TRANSPORT_NAMES, Options, SettingsError
@@ -165,10 +165,10 @@ def test_cookie_needed() -> None:
 # -- jsonp_prefix ------------------------------------------------------------------------
 
 
-def test_jsonp_call() -> None:
-    """Setting 6: ``/**/`` before the callback, only when asked."""
-    assert http.jsonp_call("cb", False) == "cb"
-    assert http.jsonp_call("cb", True) == "/**/cb"
+def test_jsonp_prefix() -> None:
+    """jsonp_prefix: /**/ before the callback; off, the 0.3.3 body."""
+    assert transports.jsonp("cb").wrap("o") == b'cb("o");\r\n'
+    assert transports.jsonp("cb", prefixed=True).wrap("o") == b'/**/cb("o");\r\n'
 
 
 # -- the iframe page ---------------------------------------------------------------------

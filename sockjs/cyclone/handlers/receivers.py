@@ -228,8 +228,7 @@ class JsonpHandler(ReceiverHandler):
         """Poll for one frame wrapped in the callback (after ``/**/`` with ``jsonp_prefix``)."""
         self.transport_headers()
         callback = transports.validate_callback(self._callback())
-        call = http.jsonp_call(callback, self.service.options.jsonp_prefix)
-        self.receive(session_id, transports.jsonp(call))
+        self.receive(session_id, transports.jsonp(callback, self.service.options.jsonp_prefix))
 
     def _callback(self) -> str | None:
         for name in ("c", "callback"):

@@ -26,7 +26,7 @@ from sockjs.cyclone.conninfo import ConnectionInfo, from_request, request_ip
 from sockjs.cyclone.handlers.base import SockJSHandler
 from sockjs.cyclone.handlers.streams import Stream, open_stream
 from sockjs.cyclone.httpconn import take_over
-from sockjs.protocol import closing, handshake
+from sockjs.protocol import closing, handshake, hixie76
 from sockjs.protocol import websocket as rules
 from sockjs.protocol.closing import CloseInfo
 from sockjs.protocol.websocket import (
@@ -106,7 +106,11 @@ class UpgradeHandler(SockJSHandler):
             # A stopped service: no timer runs any more (no heartbeats).
             self.respond(refusal.status, [], refusal.detail.encode())
             return
-        head, stream = open_stream(kind, request, options)
+        try:
+            head, stream = open_stream(kind, request, options)
+        except hixie76.Hixie76Error as error:  # a value the 101 head cannot echo
+            self._refuse_upgrade(handshake.HandshakeError(400, str(error)))
+            return
         self._stream = stream
         # The 101 head and what opening writes (the "o" frame) leave in one
         # system call (see _twisted.cork).
