@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 import tomllib
@@ -78,3 +79,24 @@ def test_writes_the_file_it_is_given(tmp_path: Path) -> None:
     target = tmp_path / "constraints.txt"
     subprocess.run([sys.executable, str(SCRIPT), str(target)], check=True)
     assert "twisted==" in target.read_text(encoding="utf-8")
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@pytest.mark.parametrize("page", ["README.rst", "docs/quickstart.rst"])
+def test_the_versions_table_gives_the_lower_bounds(page: str) -> None:
+    """The "Supported versions" table's "Oldest" column is pyproject.toml's bounds."""
+    text = (ROOT / page).read_text(encoding="utf-8")
+    lines = text.split("Supported versions\n", 1)[1].splitlines()
+    borders = [i for i, line in enumerate(lines) if line.startswith("===")][:3]
+    assert len(borders) == 3, f"{page}: no simple table under 'Supported versions'"
+    rows = [line.split() for line in lines[borders[1] + 1 : borders[2]]]
+    oldest = {_normal(row[0]): row[1] for row in rows}
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        project = tomllib.load(f)["project"]
+    for pin in constraints.lower_bound_pins(project):
+        name, version = pin.split(";")[0].split("==")
+        assert oldest.get(name) == version, f"{page}: {name} should be {version}"
+    assert oldest["python"] == project["requires-python"].removeprefix(">=")
