@@ -46,7 +46,7 @@ cleanup() {
         kill -KILL -- "-$oldest_pid" 2>/dev/null || true
         wait "$oldest_pid" 2>/dev/null || true
     fi
-    rm -rf -- ${coverage_dir:+"$coverage_dir"} ${oldest_log:+"$oldest_log"} \
+    rm -rf -- ${coverage_dir:+"$coverage_dir"} ${oldest_log:+"$oldest_log" "$oldest_log.end"} \
         ${held_summary:+"$held_summary"}
 }
 trap cleanup EXIT
@@ -130,23 +130,25 @@ hold_last_line() {
     fi
 }
 
+# Seconds from $1 to $2 (default: now), both in nanoseconds.
 elapsed() {
-    local ms=$((($(date +%s%N) - $1) / 1000000))
+    local ms=$(((${2:-$(date +%s%N)} - $1) / 1000000))
     printf '%d.%01ds' $((ms / 1000)) $((ms % 1000 / 100))
 }
 
 # Wait for the oldest lane in the background and say how it went.
 report_oldest() {
-    local status=0 pins
+    local status=0 pins took
     wait "$oldest_pid" || status=$?
     oldest_pid=""
+    took="$(elapsed "$oldest_start" "$(cat "$oldest_log.end" 2>/dev/null || date +%s%N)")"
     pins="$("$OLDEST_PY" scripts/constraints.py 2>/dev/null | grep -v '^#' | tr '\n' ' ' || true)"
     if [ "$status" -eq 0 ]; then
-        printf '==> oldest lane ok in %s (%s): %s\n' "$(elapsed "$oldest_start")" \
-            "${pins% }" "$(tail -n 1 "$oldest_log")"
+        printf '==> oldest lane ok in %s (%s): %s\n' "$took" "${pins% }" \
+            "$(tail -n 1 "$oldest_log")"
     else
-        printf '==> oldest lane FAILED (exit %d) in %s (%s); its output:\n' "$status" \
-            "$(elapsed "$oldest_start")" "${pins% }"
+        printf '==> oldest lane FAILED (exit %d) in %s (%s); its output:\n' "$status" "$took" \
+            "${pins% }"
         cat "$oldest_log"
     fi
     return "$status"
@@ -160,7 +162,9 @@ for step in "${steps[@]}"; do
         echo "==> [$i/$n] oldest (in the background; reported at the end)"
         oldest_log="$(mktemp)"
         oldest_start=$(date +%s%N)
-        setsid bash scripts/check.sh oldest </dev/null >"$oldest_log" 2>&1 &
+        # The lane notes when it ended (in "$oldest_log.end"): it is reported later.
+        setsid bash -c 'bash scripts/check.sh oldest; s=$?; date +%s%N >"$0.end"; exit "$s"' \
+            "$oldest_log" </dev/null >"$oldest_log" 2>&1 &
         oldest_pid=$!
         continue
     fi
