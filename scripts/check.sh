@@ -69,9 +69,12 @@ ALL_STEPS=(oldest lint format types docs cov-protocol pytest)
 steps=("$@")
 [ "${#steps[@]}" -eq 0 ] && steps=("${ALL_STEPS[@]}")
 
+# Two workers (pytest-xdist): the suite mostly waits on sockets and timers,
+# and every server it starts takes a free port.  PYTEST_ARGS=-n0 runs it in
+# one process (for -s or pdb).
 main_pytest() {
     # shellcheck disable=SC2086  # PYTEST_ARGS is a list of words
-    "$PY" -m pytest --cov=sockjs --cov-branch --cov-report=term-missing:skip-covered \
+    "$PY" -m pytest -n 2 --cov=sockjs --cov-branch --cov-report=term-missing:skip-covered \
         --cov-fail-under=90 ${PYTEST_ARGS:-} "$@"
 }
 
