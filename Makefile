@@ -14,15 +14,16 @@ PORT ?= 8888
 export VENV
 
 .PHONY: help bench bench-all bench-ab bench-micro bench-sweep demo test bootstrap-demo bootstrap-test \
-        lint format-check typecheck docs cov-protocol pytest format wheel clean
+        bootstrap-oldest lint format-check typecheck docs cov-protocol pytest oldest format wheel clean
 
 help:
 	@echo "make demo          run the chat example on http://$(HOST):$(PORT)"
-	@echo "make test          lint, format check, mypy, docs, coverage gates, full test suite"
-	@echo "make lint | format-check | typecheck | docs | cov-protocol | pytest   one step"
+	@echo "make test          lint, format check, mypy, docs, coverage gates, full test suite,"
+	@echo "                   and the unit + integration suites at the oldest dependencies"
+	@echo "make lint | format-check | typecheck | docs | cov-protocol | pytest | oldest   one step"
 	@echo "make format        apply ruff format and ruff's safe fixes"
 	@echo "make wheel         build sdist + wheel into dist/"
-	@echo "make clean         remove build, docs and coverage output (keeps .venv, node_modules)"
+	@echo "make clean         remove build, docs and coverage output (keeps the venvs, node_modules)"
 
 demo: bootstrap-demo
 	@$(PY) examples/chat/server.py --host $(HOST) --port $(PORT)
@@ -36,6 +37,9 @@ bootstrap-demo:
 bootstrap-test:
 	@bash scripts/bootstrap.sh test
 
+bootstrap-oldest:
+	@bash scripts/bootstrap.sh oldest
+
 lint: bootstrap-test
 	@PY=$(PY) bash scripts/check.sh lint
 format-check: bootstrap-test
@@ -48,6 +52,10 @@ cov-protocol: bootstrap-test
 	@PY=$(PY) bash scripts/check.sh cov-protocol
 pytest: bootstrap-test
 	@PY=$(PY) bash scripts/check.sh pytest
+# The oldest lane alone: tests/protocol, tests/cyclone and tests/integration in
+# .venv-oldest, every dependency at pyproject.toml's lower bound.
+oldest: bootstrap-oldest
+	@bash scripts/check.sh oldest
 
 format: bootstrap-test
 	$(PY) -m ruff check --fix .
@@ -58,7 +66,7 @@ wheel: bootstrap-test
 
 clean:
 	rm -rf build dist docs/_build .coverage .coverage.* htmlcov .mypy_cache .ruff_cache .hypothesis
-	find . -path ./.venv -prune -o -path ./node_modules -prune -o \
+	find . -path ./.venv -prune -o -path ./.venv-oldest -prune -o -path ./node_modules -prune -o \
 	    \( -name __pycache__ -o -name '*.egg-info' \) -type d -print0 | xargs -0 rm -rf
 
 # Same-run comparison with sockjs-node (see bench/README.rst); not part of make test.

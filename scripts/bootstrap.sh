@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Prepare this checkout for `make demo` or `make test`.
 #
-#   scripts/bootstrap.sh demo   venv with the project + sockjs-client from npm
-#   scripts/bootstrap.sh test   the same, plus system packages and test tools
+#   scripts/bootstrap.sh demo     venv with the project + sockjs-client from npm
+#   scripts/bootstrap.sh test     the same, plus system packages, the extras and
+#                                 the test tools (newest versions: the main lane)
+#   scripts/bootstrap.sh oldest   a second venv, .venv-oldest: every runtime
+#                                 dependency and extra pinned to its lower bound
+#                                 in pyproject.toml (scripts/constraints.py), and
+#                                 the test tools (the oldest lane of make test)
 #
 # Idempotent and quick when everything is present: each part keeps a stamp
 # (a hash of the files it was built from) and is redone only when that hash
@@ -11,6 +16,7 @@
 #
 # Environment:
 #   VENV=.venv                 where the virtualenv lives (relative to the repo)
+#   OLDEST_VENV=.venv-oldest   where the oldest profile's virtualenv lives
 #   PYTHON=python3             interpreter that creates the venv (>= 3.11)
 #   SKIP_SYSTEM_PACKAGES=1     do not touch apt (browser tests then skip or fail)
 #   NO_VENV=1                  install into the current interpreter instead
@@ -21,14 +27,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 profile="${1:-test}"
 case "$profile" in
-    demo | test) ;;
+    demo | test | oldest) ;;
     *)
-        echo "usage: $0 demo|test" >&2
+        echo "usage: $0 demo|test|oldest" >&2
         exit 2
         ;;
 esac
 
 VENV="${VENV:-.venv}"
+if [ "$profile" = oldest ]; then
+    VENV="${OLDEST_VENV:-.venv-oldest}"
+fi
 PYTHON="${PYTHON:-python3}"
 
 # --------------------------------------------------------------------------
@@ -97,13 +106,20 @@ ensure_node_modules() {
     echo "$want" >"$stamp"
 }
 
-# Runtime dependencies come from pyproject.toml, the single place they are listed.
+# Runtime dependencies come from pyproject.toml, the single place they are
+# listed; with a second argument "extras", every extra's dependencies too.
 runtime_requirements() {
-    "$1" - <<'PY'
+    "$1" - "${2:-}" <<'PY'
+import sys
 import tomllib
 
 with open("pyproject.toml", "rb") as f:
-    print("\n".join(tomllib.load(f)["project"]["dependencies"]))
+    project = tomllib.load(f)["project"]
+requirements = list(project["dependencies"])
+if sys.argv[1] == "extras":
+    for group in project.get("optional-dependencies", {}).values():
+        requirements.extend(group)
+print("\n".join(requirements))
 PY
 }
 
@@ -131,7 +147,7 @@ PY
     local prefix stamp want
     prefix="$("$py" -c 'import sys; print(sys.prefix)')"
     stamp="$prefix/.bootstrap-$profile"
-    want="$( (sha pyproject.toml setup.py requirements-test.txt scripts/bootstrap.sh; "$py" -V) | sha256sum | cut -d' ' -f1)"
+    want="$( (sha pyproject.toml setup.py requirements-test.txt scripts/bootstrap.sh scripts/constraints.py; "$py" -V) | sha256sum | cut -d' ' -f1)"
     # A test env is a superset of a demo env, so either stamp will do for demo.
     local ok_stamps=("$stamp")
     [ "$profile" = demo ] && ok_stamps+=("$prefix/.bootstrap-test")
@@ -144,16 +160,24 @@ PY
 
     local pip=("$py" -m pip --disable-pip-version-check -q)
     local reqs=()
-    mapfile -t reqs < <(runtime_requirements "$py")
+    if [ "$profile" = demo ]; then
+        mapfile -t reqs < <(runtime_requirements "$py")
+        log "pip install: runtime dependencies"
+    else
+        mapfile -t reqs < <(runtime_requirements "$py" extras)
+        reqs+=(-r requirements-test.txt)
+        if [ "$profile" = oldest ]; then
+            # The oldest versions pyproject.toml allows: every ">=X" as "==X".
+            "$py" scripts/constraints.py "$prefix/constraints.txt"
+            reqs+=(-c "$prefix/constraints.txt")
+            log "pip install: runtime + extras at their lower bounds, test dependencies ($VENV)"
+        else
+            log "pip install: runtime + extras + test dependencies"
+        fi
+    fi
     # setuptools is needed in the env because the editable install below
     # does not use build isolation (saves building a throwaway env each time).
     reqs+=("setuptools>=77")
-    if [ "$profile" = test ]; then
-        reqs+=(-r requirements-test.txt)
-        log "pip install: runtime + test dependencies"
-    else
-        log "pip install: runtime dependencies"
-    fi
     quietly "${pip[@]}" install "${reqs[@]}"
     # cyclone 1.3's metadata pins twisted==19.2.1 (no build on 3.11): install
     # it without its dependencies, next to the modern Twisted installed above.
@@ -179,5 +203,9 @@ quietly() {
 if [ "$profile" = test ]; then
     ensure_apt_packages "${APT_PACKAGES_TEST[@]}"
 fi
-ensure_node_modules
+# The oldest lane runs tests/protocol, tests/cyclone and tests/integration,
+# which need neither the browser nor the pages' npm modules.
+if [ "$profile" != oldest ]; then
+    ensure_node_modules
+fi
 ensure_python_env

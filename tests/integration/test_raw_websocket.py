@@ -10,14 +10,15 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.frames import Close, Opcode
 
-from .rawhttp import RawHTTP
+from .conftest import ServerProcess, check_output, start_server, stop_server
+from .rawhttp import RawHTTP, request
 from .test_websocket import (
     COMPRESSION,
     KEY1,
@@ -167,23 +168,39 @@ def test_raw_broadcast_and_amplify(server: Any) -> None:
         assert ws.recv(timeout=TIMEOUT) == "x" * 16
 
 
-def test_raw_sessions_end_with_the_socket(
-    server: Any, server_state: Callable[[], dict[str, Any]]
-) -> None:
+@pytest.fixture
+def own_server() -> Iterator[ServerProcess]:
+    """A test server of this test's own: its counters move only with this test."""
+    srv = start_server()
+    yield srv
+    check_output(stop_server(srv))
+
+
+def test_raw_sessions_end_with_the_socket(own_server: ServerProcess) -> None:
     """PROTOCOL.md 10.1 item 22: the raw close event happens; nothing is left behind.
 
     ``/ticker`` stops its per-connection timer in ``connectionLost``, so the
-    server's pending timers go back down only if that hook runs.
+    server's pending timers go back down only if that hook runs.  The server
+    is this test's own: on the shared one, other tests' sessions add and
+    remove timers of their own while this one counts.
     """
-    before = server_state()["delayed_calls"]
-    with ws_connect(server.port, "/ticker/websocket") as ws:
+    port = own_server.port
+
+    def delayed_calls() -> int:
+        state = json.loads(request(port, "GET", "/_test/state").body)
+        count: int = state["delayed_calls"]
+        return count
+
+    before = delayed_calls()
+    with ws_connect(port, "/ticker/websocket") as ws:
         assert ws.recv(timeout=TIMEOUT) == "tick!"
-        assert server_state()["delayed_calls"] > before
-    assert wait_for(lambda: server_state()["delayed_calls"] <= before)
-    with RawWebSocket(server.port) as raw:  # dropped without a Close frame
+        assert delayed_calls() > before
+    assert wait_for(lambda: delayed_calls() == before)
+    with RawWebSocket(port) as raw:  # dropped without a Close frame
         raw.handshake("/ticker/websocket")
         assert raw.recv_text() == "tick!"
-    assert wait_for(lambda: server_state()["delayed_calls"] <= before)
+        assert delayed_calls() > before
+    assert wait_for(lambda: delayed_calls() == before)
 
 
 def test_raw_many_clients(server: Any) -> None:
