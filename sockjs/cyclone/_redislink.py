@@ -45,7 +45,8 @@ class RedisLinks:
 
     #: The trouble each broker counts (``counters`` keys).
     COUNTERS: ClassVar[tuple[str, ...]] = ()
-    log: ClassVar[Logger]
+    #: The ``log_namespace`` of the broker's log events.
+    NAMESPACE: ClassVar[str] = "sockjs.cyclone"
     #: Logged when the connections go / come back (``{address}``, ``{seconds}``).
     LOST_TEXT: ClassVar[str] = "Lost {address}"
     BACK_TEXT: ClassVar[str] = "Reconnected to {address} after {seconds:.1f} s"
@@ -72,6 +73,7 @@ class RedisLinks:
             from twisted.internet import reactor as global_reactor
 
             reactor = cast(Clock, global_reactor)
+        self.log = Logger(namespace=self.NAMESPACE, source=self)
         self.address = RedisAddress.parse(url)
         if tls is not None and not self.address.tls:
             raise ValueError("TLS options need a rediss:// URL")
@@ -223,11 +225,16 @@ class _Link:
     def _connected(self, _: object, protocol: Any) -> None:
         self._attempt = None
         address = self.owner.address
-        if address.password is None:
+        if address.password is None and not address.tls:
             self._ready(protocol)
             return
-        auth: Deferred[Any] = protocol.auth(address.password, address.username)
-        auth.addCallbacks(
+        # Under TLS the connection is made before the handshake: a reply (to
+        # AUTH, or to PING) also shows that the handshake went through.
+        if address.password is None:
+            check: Deferred[Any] = protocol.ping()
+        else:
+            check = protocol.auth(address.password, address.username)
+        check.addCallbacks(
             lambda _: self._ready(protocol), self._auth_failed, errbackArgs=(protocol,)
         )
 

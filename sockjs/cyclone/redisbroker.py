@@ -30,7 +30,6 @@ from typing import Any
 
 import txredisapi
 from twisted.internet.defer import Deferred, fail
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from sockjs.cyclone._clock import Clock
@@ -79,7 +78,7 @@ class RedisBroker(RedisLinks):
     """
 
     COUNTERS = COUNTERS
-    log = Logger(namespace="sockjs.cyclone.redisbroker")
+    NAMESPACE = "sockjs.cyclone.redisbroker"
     LOST_TEXT = "Lost {address}: messages reach this process only until it is back"
     BACK_TEXT = "Reconnected to {address} after {seconds:.1f} s: channels are shared again"
 
