@@ -65,7 +65,7 @@ class StreamsBroker(RedisLinks):
     ``reply_timeout``.
 
     ``on_loss`` (also settable later, as the attribute) is called with a
-    :class:`~sockjs.protocol.streams.Loss` each time messages did not reach
+    :class:`Loss` each time messages did not reach
     every subscriber: this process's buffer overflowed or Redis refused a
     message (the message reached this process's subscribers only), or this
     process found messages of another one missing. Each loss is also
@@ -156,6 +156,13 @@ class StreamsBroker(RedisLinks):
     def unsubscribe(self, subscription: Subscription) -> None:
         """End ``subscription`` (idempotent)."""
         self._local.unsubscribe(subscription)
+
+    def publish_locally(self, channel: str, message: Any) -> Deferred[None]:
+        """Deliver ``message`` to this process's subscribers of ``channel`` only.
+
+        For ``on_loss`` hooks: tell this process's clients to resync.
+        """
+        return self._local.publish(channel, message)
 
     @property
     def buffered_bytes(self) -> int:

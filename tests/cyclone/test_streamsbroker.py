@@ -429,6 +429,31 @@ def test_a_reader_behind_the_retention_reports_the_gap(
     )
 
 
+def test_a_hook_can_resync_the_clients_of_this_process(
+    make_broker: Any, redis: StreamsRedis, clock: Clock
+) -> None:
+    a, b = make_broker("A", retention=1), make_broker("B")
+    got_a, got_b = collect(a, "ch"), collect(b, "ch")
+
+    def resync(loss: Loss) -> None:
+        if loss.kind in (LossKind.SEQUENCE_GAP, LossKind.RETENTION_GAP):
+            b.publish_locally(loss.channel or "ch", {"resync": str(loss.kind)})
+
+    b.on_loss = resync
+    a.publish("ch", 1)
+    redis.pump()
+    redis.hold = True
+    redis.close(redis.conn_of(b, "reader"))
+    clock.advance(0.25)
+    a.publish("ch", 2)
+    a.publish("ch", 3)
+    redis.pump()
+    redis.release()
+    redis.pump()
+    assert got_b == [1, 3, {"resync": "retention_gap"}]
+    assert got_a == [1, 2, 3]  # only B's clients were told
+
+
 def test_a_redis_that_lost_the_stream_reports_one_gap(
     make_broker: Any, redis: StreamsRedis, clock: Clock
 ) -> None:
