@@ -191,7 +191,7 @@ class RedisBroker(RedisLinks):
     def _link_ready(self, link: _Link) -> None:
         if link is self._subscriber and self._channels:
             self._command("SUBSCRIBE", sorted(self._channels))
-        self._update_state()
+        super()._link_ready(link)
 
     def _message_received(self, redis_channel: Any, data: Any) -> None:
         if not isinstance(redis_channel, str) or not redis_channel.startswith(self.prefix):

@@ -243,12 +243,12 @@ class StreamsBroker(RedisLinks):
             self._flush()
         else:
             self._read(link.protocol)
-        self._update_state()
+        super()._link_ready(link)
 
     def _link_down(self, link: _Link) -> None:
         if link is self._writer:
             self._outbox.disconnected()
-        self._update_state()
+        super()._link_down(link)
 
     def _lost(self, loss: Loss) -> None:
         self._count(loss.counter)

@@ -508,13 +508,28 @@ def test_a_stream_key_of_another_type_is_retried_slowly(
     a = make_broker("A")
     assert "Reading the stream failed: WRONGTYPE" in logs.text()
     reads = len(redis.sent("XREVRANGE"))
-    clock.advance(5.0)
+    for n in range(1, 4):  # failures 1, 2 and 4 are logged
+        clock.advance(5.0)
+        redis.pump()
+        assert len(redis.sent("XREVRANGE")) == reads + n
+    assert logs.text().count("Reading the stream failed") == 3
+    # A retry due on a connection that has gone since does nothing.
+    redis.close(redis.conn_of(a, "reader"))
+    clock.advance(0.25)
     redis.pump()
-    assert len(redis.sent("XREVRANGE")) == reads + 1
+    reads = len(redis.sent("XREVRANGE"))
     redis.wrong_type = False
     clock.advance(5.0)
     redis.pump()
     assert a.connected and redis.blocked
+    assert len(redis.sent("XREVRANGE")) == reads + 1
+    # stop() cancels a retry that is due.
+    redis.wrong_type = True
+    redis.close(redis.conn_of(a, "reader"))
+    clock.advance(0.25)
+    redis.pump()
+    a.stop()
+    assert clock.getDelayedCalls() == []
 
 
 def test_a_tls_connection_is_used_once_a_reply_came_through(
