@@ -6,7 +6,8 @@
 Subscribes to ``--channel`` (``ch``) and prints one JSON line per event:
 ``{"connected": true}`` once Redis is there, ``{"got": MESSAGE}`` for each
 message received, ``{"loss": {...}}`` for each loss the streams broker
-reports (its ``on_loss`` hook), ``{"counters": {...}}`` when asked. Reads
+reports (its ``on_loss`` hook), ``{"counters": {...}, "buffered": BYTES}``
+when asked. Reads
 commands, one per line: ``publish JSON``, ``publish-range PREFIX N``
 (PREFIX-0 ... PREFIX-<N-1>), ``counters``, ``stop``.
 """
@@ -47,7 +48,8 @@ class Commands(LineReceiver):
             for n in range(int(count)):
                 self.broker.publish(self.channel, f"{prefix}-{n}")
         elif verb == "counters":
-            emit({"counters": self.broker.counters})
+            buffered = getattr(self.broker, "buffered_bytes", 0)
+            emit({"counters": self.broker.counters, "buffered": buffered})
         elif verb == "stop":
             self.broker.stop().addBoth(lambda _: reactor.stop())
 

@@ -154,6 +154,7 @@ class Probe:
     """``broker_probe.py`` in a process of its own; its events arrive on a queue."""
 
     def __init__(self, url: str, origin: str, *args: str, env: dict[str, str] | None = None):
+        self.name = origin
         self.events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.got: list[Any] = []
         self.losses: list[dict[str, Any]] = []
@@ -194,7 +195,10 @@ class Probe:
             try:
                 event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
             except queue.Empty:
-                raise AssertionError(f"timed out; log:\n{''.join(self.log)}") from None
+                raise AssertionError(
+                    f"{self.name} timed out; got {self.got[-5:]}, losses {self.losses}; "
+                    f"log:\n{''.join(self.log)}"
+                ) from None
             if "got" in event:
                 self.got.append(event["got"])
             if "loss" in event:
@@ -209,6 +213,16 @@ class Probe:
     def counters(self) -> dict[str, int]:
         self.send("counters")
         return self.wait(lambda event: "counters" in event)["counters"]  # type: ignore[no-any-return]
+
+    def wait_written(self) -> None:
+        """Wait until Redis has confirmed everything the broker's buffer held."""
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            self.send("counters")
+            if not self.wait(lambda event: "counters" in event)["buffered"]:
+                return
+            assert time.monotonic() < deadline, f"{self.name}'s buffer never emptied"
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -268,6 +282,7 @@ def test_a_buffer_overflow_is_reported(
         a.settle()
     finally:
         os.kill(redis.redis.pid, signal.SIGCONT)
+    a.wait_written()  # else "after" could find the buffer still full
     a.send('publish "after"')
     b.wait(lambda event: event.get("got") == "after")
     b.settle()  # losses are reported after the deliveries of their round
