@@ -1,7 +1,8 @@
 """The SockJS test server (PROTOCOL.md section 8) on one Cyclone application.
 
     python examples/test_server.py [--port 8081] [--host 127.0.0.1] [--sockjs-url URL]
-                                   [--static DIR] [--test-endpoints] [--redis URL]
+                                   [--static DIR] [--test-endpoints]
+                                   [--redis URL | --redis-streams URL]
 
 Services: /echo, /close, /disabled_websocket_echo, /cookie_needed_echo,
 /ticker, /amplify, /broadcast, /multiplex (ann, bob, carl), and
@@ -15,7 +16,10 @@ process exits within ``--grace`` seconds.
 
 With ``--redis redis://HOST:PORT`` the /broadcast service and a fourth
 /multiplex channel, ``room``, go through Redis pub/sub channels, so that
-several test servers (behind a load balancer) share them.
+several test servers (behind a load balancer) share them;
+``--redis-streams redis://HOST:PORT`` shares them through a Redis stream
+instead (``StreamsBroker``: nothing lost when Redis blinks). Either URL may
+be ``rediss://`` (TLS) and carry a password.
 """
 
 from __future__ import annotations
@@ -251,18 +255,29 @@ def main(argv: list[str] | None = None) -> None:
         metavar="SECONDS",
         help="heartbeat_delay of every router (short timers for tests, e.g. dead-peer tests)",
     )
-    parser.add_argument(
+    brokers = parser.add_mutually_exclusive_group()
+    brokers.add_argument(
         "--redis",
         metavar="URL",
-        help="share /broadcast and /multiplex channels via redis://HOST:PORT",
+        help="share /broadcast and /multiplex channels via redis://HOST:PORT (pub/sub)",
+    )
+    brokers.add_argument(
+        "--redis-streams",
+        metavar="URL",
+        help="the same through a Redis stream (StreamsBroker: lossless when Redis blinks)",
     )
     args = parser.parse_args(argv)
 
-    broker = None
+    broker: Any = None
     if args.redis:
         from sockjs.cyclone.redisbroker import RedisBroker
 
         broker = RedisBroker(args.redis)
+    elif args.redis_streams:
+        from sockjs.cyclone.streamsbroker import StreamsBroker
+
+        broker = StreamsBroker(args.redis_streams)
+    if broker is not None:
         reactor.addSystemEventTrigger("before", "shutdown", broker.stop)
     routers = build_routers(args.sockjs_url, broker, args.heartbeat_delay)
     if broker is not None:

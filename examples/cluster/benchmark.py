@@ -1,13 +1,17 @@
 """Scaling benchmark: 1 process vs N processes behind HAProxy, channels on Redis.
 
     python examples/cluster/benchmark.py [--rounds 3] [--processes 1,2]
+                                         [--brokers redis,redis-streams]
                                          [--scenarios broadcast,ws-echo]
                                          [--bench-dir /path/to/harness]
 
 Each measurement starts a fresh cluster (``run.py``'s :class:`Cluster`:
 redis-server, ``examples/test_server.py --redis`` processes, HAProxy) and
 points the shared load harness's generator (its ``run.sh``) at
-HAProxy. The configurations alternate within each round (1, 2, 1, 2, ...),
+HAProxy. A configuration is a number of processes and a broker
+(``--redis`` pub/sub, or ``--redis-streams``: ``--brokers
+redis,redis-streams`` compares them). The configurations alternate within
+each round (1, 2, 1, 2, ...),
 so machine noise hits them alike; the summary gives the median of each
 metric and the median of the same-round ratios against the first
 configuration. One JSON line per run goes to stdout as it finishes.
@@ -76,14 +80,24 @@ class CpuSampler(threading.Thread):
         return {name: round(last[name] - first[name], 2) for name in self.pids}
 
 
-def measure(bench_dir: Path, scenario: str, processes: int, window: int) -> dict[str, Any]:
+def measure(
+    bench_dir: Path,
+    scenario: str,
+    processes: int,
+    window: int,
+    broker: str = "redis",
+    conns: int | None = None,
+    max_rounds: int | None = None,
+) -> dict[str, Any]:
     """One fresh cluster, one load-generator run; its JSON line plus the configuration.
 
     ``cluster_cpu_s`` adds what the app processes, HAProxy and Redis used
     during the measured window (the last ``wall_s`` seconds before the load
     generator finished, give or take 50 ms).
     """
-    cluster = Cluster(processes, base_port=BASE_PORT, port=PROXY_PORT, app="test-server")
+    cluster = Cluster(
+        processes, base_port=BASE_PORT, port=PROXY_PORT, app="test-server", broker=broker
+    )
     cluster.start()
     processes_by_name = [cluster.redis, cluster.haproxy, *cluster.servers]
     sampler = CpuSampler({p.name: p.pid for p in processes_by_name if p is not None})
@@ -99,6 +113,8 @@ def measure(bench_dir: Path, scenario: str, processes: int, window: int) -> dict
             *SCENARIOS[scenario],
             "--window",
             str(window),
+            *(["--conns", str(conns)] if conns else []),
+            *(["--rounds", str(max_rounds)] if max_rounds else []),
         ]
         done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
         ended = time.monotonic()
@@ -113,39 +129,52 @@ def measure(bench_dir: Path, scenario: str, processes: int, window: int) -> dict
         result["cluster_cpu_s"] = round(sum(cpu.values()), 2)
         units = result.get("delivered") or result.get("msgs") or 0
         if units:
+            apps = sum(seconds for name, seconds in cpu.items() if name.startswith("app"))
             result["cluster_cpu_us_per_unit"] = round(1e6 * result["cluster_cpu_s"] / units, 2)
+            result["apps_cpu_us_per_unit"] = round(1e6 * apps / units, 2)
+            result["redis_cpu_us_per_unit"] = round(1e6 * cpu.get("redis", 0.0) / units, 3)
     finally:
         sampler.done.set()
         cluster.stop()
         cluster.cleanup()
-    result.update(scenario=scenario, processes=processes)
+    result.update(scenario=scenario, processes=processes, broker=broker)
+    result["config"] = f"{processes} process(es) {broker}"
     return result
 
 
-def summarize(results: list[dict[str, Any]], configs: list[int]) -> list[str]:
-    """Medians per (scenario, processes) and median same-round ratios against configs[0]."""
+_COSTS = ("cluster_cpu_us_per_unit", "apps_cpu_us_per_unit", "redis_cpu_us_per_unit")
+
+
+def summarize(results: list[dict[str, Any]], configs: list[str]) -> list[str]:
+    """Medians per (scenario, configuration) and median same-round ratios against configs[0]."""
     lines = []
     for scenario in dict.fromkeys(result["scenario"] for result in results):
         rows = [result for result in results if result["scenario"] == scenario]
         metric = rows[0]["metric"]
-        by_config = {n: [r[metric] for r in rows if r["processes"] == n] for n in configs}
+        by_config = {c: [r[metric] for r in rows if r["config"] == c] for c in configs}
         base = by_config[configs[0]]
-        for n in configs:
-            values = by_config[n]
+        for config in configs:
+            values = by_config[config]
             median = statistics.median(values)
-            text = f"{scenario:10} {n} process(es): median {metric} {median:,.0f}"
+            text = f"{scenario:10} {config}: median {metric} {median:,.0f}"
             text += f"  (runs: {', '.join(f'{v:,.0f}' for v in values)})"
-            if n != configs[0]:
+            if config != configs[0]:
                 ratios = [value / ref for value, ref in zip(values, base, strict=False) if ref]
                 text += f"  ratio vs {configs[0]}: {statistics.median(ratios):.2f}x"
             lines.append(text)
-        for n in configs:
-            costs = [r.get("cluster_cpu_us_per_unit") for r in rows if r["processes"] == n]
-            costs = [cost for cost in costs if cost is not None]
+        for config in configs:
+            mine = [r for r in rows if r["config"] == config]
+            costs = {
+                key: statistics.median([r[key] for r in mine])
+                for key in _COSTS
+                if all(key in r for r in mine)
+            }
             if costs:
                 lines.append(
-                    f"{scenario:10} {n} process(es): cluster CPU per unit (apps + HAProxy + "
-                    f"Redis) median {statistics.median(costs):.1f} us"
+                    f"{scenario:10} {config}: CPU per unit, medians: cluster (apps + HAProxy + "
+                    f"Redis) {costs.get('cluster_cpu_us_per_unit', 0):.1f} us, apps "
+                    f"{costs.get('apps_cpu_us_per_unit', 0):.1f} us, Redis "
+                    f"{costs.get('redis_cpu_us_per_unit', 0):.2f} us"
                 )
         others = [r.get("other_cpu_pct") for r in rows if r.get("other_cpu_pct") is not None]
         if others:
@@ -158,9 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--processes", default="1,2", help="configurations, comma-separated")
+    parser.add_argument(
+        "--brokers", default="redis", help="redis and/or redis-streams, comma-separated"
+    )
     parser.add_argument("--scenarios", default="broadcast,ws-echo")
     parser.add_argument(
         "--window", type=int, default=1, help="messages in flight (1: the suite's setting)"
+    )
+    parser.add_argument("--conns", type=int, help="sessions (instead of the scenario's)")
+    parser.add_argument(
+        "--broadcast-rounds", type=int, help="broadcast rounds at most (instead of 300)"
     )
     parser.add_argument(
         "--bench-dir",
@@ -176,17 +212,28 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    configs = [int(n) for n in args.processes.split(",")]
+    configs = [
+        (int(n), broker) for n in args.processes.split(",") for broker in args.brokers.split(",")
+    ]
     scenarios = args.scenarios.split(",")
     results = []
     for round_number in range(args.rounds):
         for scenario in scenarios:
-            for processes in configs:
-                result = measure(args.bench_dir, scenario, processes, args.window)
+            for processes, broker in configs:
+                result = measure(
+                    args.bench_dir,
+                    scenario,
+                    processes,
+                    args.window,
+                    broker,
+                    args.conns,
+                    args.broadcast_rounds,
+                )
                 result["round"] = round_number
                 results.append(result)
                 print(json.dumps(result), flush=True)
-    print("\n".join(summarize(results, configs)))
+    labels = [f"{processes} process(es) {broker}" for processes, broker in configs]
+    print("\n".join(summarize(results, labels)))
     return 0
 
 

@@ -2,6 +2,7 @@
 
     python examples/cluster/run.py [--processes 2] [--base-port 8001] [--port 8080]
                                    [--redis-port 0] [--app broadcast|test-server]
+                                   [--broker redis|redis-streams]
 
 Then open http://127.0.0.1:8080/ in a few tabs.  What it starts:
 
@@ -37,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -46,6 +48,8 @@ APPS = {
     "test-server": REPO_ROOT / "examples" / "test_server.py",
 }
 HOST = "127.0.0.1"
+#: The brokers the apps can share their channels through (the app's flag).
+BROKERS = {"redis": "--redis", "redis-streams": "--redis-streams"}
 _LISTENING = re.compile(r"listening on http://[^\s:]+:(\d+)")
 _SERVER_LINE = re.compile(r"(?P<indent>[ \t]*)server app\d+ \S+(?P<rest>.*)")
 
@@ -152,6 +156,10 @@ class Cluster:
         redis_port: int = 0,
         app: str = "broadcast",
         app_args: Sequence[str] = (),
+        broker: str = "redis",
+        redis_args: Sequence[str] = (),
+        redis_password: str | None = None,
+        redis_tls: dict[str, Path] | None = None,
         workdir: Path | None = None,
         python: str = sys.executable,
         startup_timeout: float = 30.0,
@@ -160,6 +168,8 @@ class Cluster:
             raise ValueError("need at least one process")
         if app not in APPS:
             raise ValueError(f"app must be one of {sorted(APPS)}")
+        if broker not in BROKERS or (broker != "redis" and app != "test-server"):
+            raise ValueError(f"broker must be one of {sorted(BROKERS)} (redis for {app})")
         self.count = processes
         self.base_port = base_port
         self.port = port or free_port()
@@ -170,6 +180,14 @@ class Cluster:
         self._pick_redis_port = not redis_port
         self.app = app
         self.app_args = list(app_args)
+        self.broker = broker
+        #: More redis-server options (persistence for restart tests...).
+        self.redis_args = list(redis_args)
+        self.redis_password = redis_password
+        #: ``cert``, ``key`` and ``ca`` files: Redis also listens with TLS, and
+        #: the apps use it (``rediss://localhost:...``, trusting ``ca``).
+        self.redis_tls = redis_tls
+        self.redis_tls_port = free_port() if redis_tls else 0
         self.python = python
         self.startup_timeout = startup_timeout
         self._own_workdir = workdir is None
@@ -189,8 +207,11 @@ class Cluster:
 
     @property
     def redis_url(self) -> str:
-        """The ``redis://`` URL the processes use."""
-        return f"redis://{HOST}:{self.redis_port}"
+        """The ``redis://`` (or ``rediss://``) URL the processes use."""
+        auth = f":{quote(self.redis_password, safe='')}@" if self.redis_password else ""
+        if self.redis_tls:
+            return f"rediss://{auth}localhost:{self.redis_tls_port}"
+        return f"redis://{auth}{HOST}:{self.redis_port}"
 
     def start(self) -> Cluster:
         """Start Redis, the processes and HAProxy; on any failure stop all and raise."""
@@ -239,15 +260,41 @@ class Cluster:
             "--dir", str(redis_dir),
             "--daemonize", "no",
         ]  # fmt: skip
+        if self.redis_password:
+            argv += ["--requirepass", self.redis_password]
+        if self.redis_tls:
+            argv += ["--tls-port", str(self.redis_tls_port), "--tls-auth-clients", "no"]
+            argv += ["--tls-cert-file", str(self.redis_tls["cert"])]
+            argv += ["--tls-key-file", str(self.redis_tls["key"])]
+            argv += ["--tls-ca-cert-file", str(self.redis_tls["ca"])]
+        argv += self.redis_args
         self.redis = Process("redis", argv, self.workdir / "redis.log", self.env)
         redis = self.redis
-        _wait_for(lambda: _redis_is(redis, self.redis_port), redis, self.startup_timeout)
+        _wait_for(
+            lambda: _redis_is(redis, self.redis_port, self.redis_password),
+            redis,
+            self.startup_timeout,
+        )
         return self.redis
 
-    def stop_redis(self) -> None:
-        """Stop redis-server (SIGTERM, by PID)."""
+    def stop_redis(self, sig: int = signal.SIGTERM) -> None:
+        """Stop redis-server (SIGTERM, or ``sig``, by PID)."""
         if self.redis is not None:
-            self.redis.stop()
+            self.redis.stop(sig)
+
+    def redis_command(self, *args: str | bytes) -> bytes:
+        """Send one command to Redis (the plain port); its raw reply (one line: ``:1``...)."""
+        command = [b"*%d\r\n" % len(args)]
+        for arg in args:
+            data = arg.encode() if isinstance(arg, str) else arg
+            command.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        with socket.create_connection((HOST, self.redis_port), timeout=5) as sock:
+            sock.sendall(_auth(self.redis_password) + b"".join(command))
+            lines = 2 if self.redis_password else 1  # the replies used here are one line
+            reply = b""
+            while reply.count(b"\r\n") < lines and (chunk := sock.recv(65536)):
+                reply += chunk
+            return reply.removeprefix(b"+OK\r\n") if self.redis_password else reply
 
     # -- app processes ----------------------------------------------------------------
 
@@ -262,12 +309,16 @@ class Cluster:
         return self.servers
 
     def _start_server(self, index: int, port: int) -> Process:
-        argv = [self.python, str(APPS[self.app]), "--port", str(port), "--redis", self.redis_url]
+        argv = [self.python, str(APPS[self.app]), "--port", str(port)]
+        argv += [BROKERS[self.broker], self.redis_url]
         if self.app == "broadcast" and index == 0:
             argv.append("--ticker")
         argv += self.app_args
         name = f"app{index + 1}"
-        return Process(name, argv, self.workdir / f"{name}.log", self.env)
+        env = dict(self.env)
+        if self.redis_tls:  # Twisted's default trust (OpenSSL's) reads SSL_CERT_FILE
+            env["SSL_CERT_FILE"] = str(self.redis_tls["ca"])
+        return Process(name, argv, self.workdir / f"{name}.log", env)
 
     def server(self, name: str) -> Process:
         """The app process called ``name`` (``app1``, ``app2``, ... as HAProxy names them)."""
@@ -319,11 +370,11 @@ def _listening_port(process: Process) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _redis_is(process: Process, port: int) -> bool:
+def _redis_is(process: Process, port: int, password: str | None = None) -> bool:
     """Whether ``process`` is the Redis answering on ``port`` (not some other one)."""
     try:
         with socket.create_connection((HOST, port), timeout=1) as sock:
-            sock.sendall(b"INFO server\r\n")
+            sock.sendall(_auth(password) + b"INFO server\r\n")
             reply = b""
             while b"process_id:" not in reply or not reply.endswith(b"\r\n"):
                 chunk = sock.recv(65536)
@@ -333,6 +384,14 @@ def _redis_is(process: Process, port: int) -> bool:
     except OSError:
         return False
     return f"process_id:{process.pid}\r\n".encode() in reply
+
+
+def _auth(password: str | None) -> bytes:
+    """AUTH as a RESP array (the password may contain anything), or nothing."""
+    if not password:
+        return b""
+    data = password.encode()
+    return b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(data), data)
 
 
 def _proxied_ok(port: int, path: str) -> bool:
@@ -377,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080, help="HAProxy port (0: any)")
     parser.add_argument("--redis-port", type=int, default=0, help="Redis port (0: any)")
     parser.add_argument("--app", choices=sorted(APPS), default="broadcast")
+    parser.add_argument(
+        "--broker", choices=sorted(BROKERS), default="redis", help="redis-streams: test-server only"
+    )
     args = parser.parse_args(argv)
 
     cluster = Cluster(
@@ -385,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         redis_port=args.redis_port,
         app=args.app,
+        broker=args.broker,
     )
     # SIGTERM interrupts like Ctrl-C does: both stop everything.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -79,9 +79,10 @@ def start_cluster() -> Iterator[StartCluster]:
     _require_binaries()
     started: list[Any] = []
 
-    def start(app: str = "test-server") -> Any:
+    def start(app: str = "test-server", **options: Any) -> Any:
+        """``options``: the :class:`Cluster`'s (``broker``, ``redis_args``...)."""
         app_args = ["--test-endpoints"] if app == "test-server" else []
-        cluster = run.Cluster(2, base_port=0, port=0, app=app, app_args=app_args)
+        cluster = run.Cluster(2, base_port=0, port=0, app=app, app_args=app_args, **options)
         started.append(cluster)
         return cluster.start()
 
@@ -94,6 +95,24 @@ def start_cluster() -> Iterator[StartCluster]:
     finally:
         for cluster in started:
             cluster.cleanup()
+
+
+@pytest.fixture
+def redis_only() -> Iterator[Callable[..., Any]]:
+    """Start just redis-server (a :class:`Cluster` without apps) on demand; stop it at teardown."""
+    _require_binaries()
+    started: list[Any] = []
+
+    def start(**options: Any) -> Any:
+        cluster = run.Cluster(1, base_port=0, port=0, app="test-server", **options)
+        started.append(cluster)
+        cluster.start_redis()
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.stop()
+        cluster.cleanup()
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,9 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from sockjs.cyclone import SockJSConnection
-from sockjs.cyclone.redisbroker import RedisAddress, RedisBroker, _Backoff
+from sockjs.cyclone.redisbroker import RedisAddress, RedisBroker
 from sockjs.cyclone.testing import SockJSTestServer
+from sockjs.protocol.redisconf import Backoff as _Backoff
 from sockjs.protocol.stats import Stats
 
 
@@ -215,6 +216,7 @@ def collect(broker: RedisBroker, channel: str) -> list[Any]:
         ("redis://:s%40cret@h:1/0", RedisAddress("h", 1, None, "s@cret")),
         ("redis://me:pw@h:1/", RedisAddress("h", 1, "me", "pw")),
         ("redis://[::1]:7000", RedisAddress("::1", 7000)),
+        ("rediss://:pw@h:1", RedisAddress("h", 1, None, "pw", tls=True)),
     ],
 )
 def test_redis_urls(url: str, expected: RedisAddress) -> None:
@@ -223,7 +225,13 @@ def test_redis_urls(url: str, expected: RedisAddress) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["rediss://h:1", "http://h:1", "redis://h:notaport", "redis://h:1/x", "redis://h:1?db=2"],
+    [
+        "http://h:1",
+        "unix:///tmp/redis.sock",
+        "redis://h:notaport",
+        "redis://h:1/x",
+        "redis://h:1?db=2",
+    ],
 )
 def test_bad_redis_urls(url: str) -> None:
     with pytest.raises(ValueError, match="redis"):
@@ -233,6 +241,7 @@ def test_bad_redis_urls(url: str) -> None:
 def test_address_text_never_shows_the_password() -> None:
     assert str(RedisAddress.parse("redis://:pw@h:1")) == "redis://h:1"
     assert str(RedisAddress.parse("redis://[::1]:2")) == "redis://[::1]:2"
+    assert str(RedisAddress.parse("rediss://u:pw@h:1")) == "rediss://h:1"
 
 
 def test_backoff_grows_exponentially_to_the_cap() -> None:
@@ -365,8 +374,8 @@ def test_redis_gets_the_message_before_local_subscribers(
 
 @pytest.mark.parametrize(
     "payload",
-    [b"no-tag-here", b"X not json", b"X ", b"\xff\xfe", b"X NaN"],
-    ids=["untagged", "bad-json", "empty", "not-utf8", "nan"],
+    [b"no-tag-here", b"X not json", b"X ", b"\xff\xfe", b"X NaN", b"X " + b"[" * 100_000],
+    ids=["untagged", "bad-json", "empty", "not-utf8", "nan", "deep"],
 )
 def test_malformed_messages_are_counted_and_dropped(
     payload: bytes, make_broker: Any, redis: FakeRedis

@@ -166,7 +166,8 @@ def test_a_hixie76_origin_that_cannot_be_echoed_is_a_400(logs: helpers.LogCaptur
     client.send_raw(
         b"GET /echo/000/s1/websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
         b"Upgrade: WebSocket\r\nOrigin: http://\xe2\x82\xac.example\r\n"
-        b"Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nSec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n"
+        b"Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\n"
+        b"Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n"
     )
     assert client.response().status == 400
     assert "bad_upgrade" in fault_kinds(logs)
