@@ -8,6 +8,10 @@ from setuptools import find_namespace_packages, setup
 
 setup(
     packages=find_namespace_packages(include=["sockjs.*"]),
-    package_data={"sockjs.cyclone": ["py.typed"], "sockjs.protocol": ["py.typed"]},
+    package_data={
+        "sockjs.addons": ["py.typed"],
+        "sockjs.cyclone": ["py.typed"],
+        "sockjs.protocol": ["py.typed"],
+    },
     zip_safe=False,
 )

@@ -56,7 +56,7 @@ nitpick_ignore = [
     ("py:class", "CollectorRegistry"),
     ("py:class", "prometheus_client.metrics_core.Metric"),
     ("py:class", "Service"),
-    ("py:class", "sockjs.cyclone._testclient.Harness"),
+    ("py:class", "sockjs.addons._testclient.Harness"),
     ("py:class", "sockjs.protocol.stats.Stats"),
     ("py:class", "sockjs.protocol.transports.Wire"),
 ]

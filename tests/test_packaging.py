@@ -143,7 +143,7 @@ def test_wheel_installs_by_readme_recipe_and_runs_echo(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     build = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(src)]
     _run(build, src, BUILD_TIMEOUT)
-    wheels = list(dist.glob("sockjs_cyclone-2.0.0a1-*.whl"))
+    wheels = list(dist.glob("sockjs_cyclone-2.0.0a2-*.whl"))
     assert len(wheels) == 1, list(dist.iterdir())
     _check_wheel_contents(wheels[0])
 

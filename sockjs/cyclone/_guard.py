@@ -2,21 +2,12 @@
 
 SockJS sessions, raw WebSockets and multiplex channels all run their
 connection's hooks through :class:`HookGuard`, so a connection class behaves
-the same wherever it is served:
-
-* ``connectionMade(info)`` runs first. Returning ``False`` refuses the
-  session (:data:`~sockjs.protocol.closing.GO_AWAY`); raising, or a Deferred
-  that fails, refuses it too and is logged
-  (:data:`~sockjs.protocol.closing.INTERNAL_ERROR`). A refused session's
-  ``connectionLost`` never runs.
-* ``messageReceived(message)`` runs once per message, in order. A hook that
-  returns a Deferred, or is a coroutine, holds the next message back until
-  it has finished; so does a pending ``connectionMade``. Raising, or a
-  failed Deferred, is logged and closes the session with 1011.
-* ``connectionLost()`` runs exactly once, after the session (or channel)
-  stopped taking messages; a failure there is logged.
-
-A hook's exception never reaches the server or the other sessions.
+the same wherever it is served: ``connectionMade`` first (``False``, an
+exception or a failed Deferred refuses), then each message in order, a
+pending Deferred or coroutine holding the next one back (a failure closes
+with 1011), and ``connectionLost`` exactly once unless refused. A hook's
+exception never reaches the server or the other sessions. docs/sessions.rst
+is the user's view.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
 """The ``session`` object of a raw WebSocket connection (PROTOCOL.md 7.9).
 
-A raw WebSocket has no SockJS session behind it: no open frame, no
-heartbeats, no ``a``/``c`` frames, no JSON. Each client text message reaches
-the application verbatim and each application message goes out verbatim as
-one text message. :class:`RawSessionHandle` offers the application the same
-calls as a SockJS session, and runs its hooks through the same guard
-(:mod:`sockjs.cyclone._guard`), so one
-:class:`~sockjs.cyclone.SockJSConnection` class serves both endpoints.
-It runs the application's ``connectionLost`` exactly once (PROTOCOL.md 10.1
-item 22: sockjs-node 0.3.3 lost that event).
+No SockJS session stands behind it: no open frame, heartbeats or JSON; text
+goes both ways verbatim. :class:`RawSessionHandle` offers the application
+the calls of a SockJS session through the same guard, so one
+:class:`~sockjs.cyclone.SockJSConnection` class serves both endpoints, and
+runs ``connectionLost`` exactly once (PROTOCOL.md 10.1 item 22).
 """
 
 from __future__ import annotations

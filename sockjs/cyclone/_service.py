@@ -62,7 +62,7 @@ class Service:
         #: The router this service belongs to (set by the router).
         self.router: RouterLike | None = None
         #: Called with each new session object as it is made (for
-        #: :mod:`sockjs.cyclone.testing`, which finds its clients' sessions so).
+        #: :mod:`sockjs.addons.testing`, which finds its clients' sessions so).
         self.session_observers: list[Callable[[SessionLike], None]] = []
         #: Told when a session's close frame was written (a graceful shutdown watches).
         self.close_watch: Callable[[SessionLike, ReceiverSink | None], None] | None = None

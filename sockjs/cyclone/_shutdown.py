@@ -1,25 +1,8 @@
 """Graceful shutdown: stop accepting, close every session with 1001, flush, stop.
 
 Public entry points: :func:`sockjs.cyclone.shutdown` and
-:meth:`SockJSRouter.shutdown <sockjs.cyclone.SockJSRouter.shutdown>`.
-
-What a client sees (PROTOCOL.md 6.7 close frames, code 1001 "going away"):
-
-* a SockJS WebSocket: ``c[1001,"Server going away"]``, then a Close frame
-  1001; a raw WebSocket: a Close frame 1001;
-* an attached streaming receiver (xhr_streaming, eventsource, htmlfile):
-  the ``c[1001,"Server going away"]`` chunk, then the end of the response;
-* a polling session (xhr, jsonp), attached or not: its next poll within
-  the grace period gets the messages still queued, and the poll after them
-  ``c[1001,"Server going away"]`` (the usual replay of a closed session);
-* a new session while the shutdown is under way: ``c[1001,"Server going
-  away"]`` instead of ``o``.
-
-The Deferred fires once every session has had its close frame written and
-every connection written to has flushed its buffer, or when ``grace``
-seconds have passed, whichever comes first. Then the routers are stopped
-(:meth:`SockJSRouter.stop <sockjs.cyclone.SockJSRouter.stop>`): whatever is
-left is dropped and no timer remains.
+:meth:`SockJSRouter.shutdown <sockjs.cyclone.SockJSRouter.shutdown>`;
+docs/deployment.rst says what each kind of client sees.
 """
 
 from __future__ import annotations

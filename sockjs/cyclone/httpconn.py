@@ -1,37 +1,12 @@
 """A hardened HTTP connection for Cyclone applications that serve SockJS.
 
 Cyclone 1.3's ``HTTPConnection`` buffers any body before a handler runs,
-drops ``Transfer-Encoding: chunked`` bodies silently, has no limit on header
-count or on how slowly a client may send, and parses a pipelined request
-while the previous one is still parked. Opt in with one line::
-
-    app = cyclone.web.Application(router.urls)
-    app.protocol = sockjs.cyclone.SockJSHTTPConnection
-
-What it adds:
-
-* ``413`` decided from ``Content-Length`` *before* the body is read, using
-  the ``max_request_body`` of the SockJS route the path belongs to (other
-  routes: the application setting ``max_body_size``, unlimited by default);
-* chunked request bodies decoded (and cut off at the same limit);
-* ``431`` past :attr:`SockJSHTTPConnection.max_header_bytes`,
-  :attr:`~SockJSHTTPConnection.max_headers` header lines or a line over
-  :attr:`~SockJSHTTPConnection.max_line_bytes` (chunked-body trailers too);
-* ``408`` and a closed socket when a request's head and body take longer
-  than :attr:`~SockJSHTTPConnection.request_timeout` seconds (slowloris);
-* a closed socket, without an answer, when no request head arrives within
-  :attr:`~SockJSHTTPConnection.idle_timeout` seconds of connecting, or no
-  new request within :attr:`~SockJSHTTPConnection.keepalive_timeout`
-  seconds of a finished response (a parked poll, an open stream or an
-  upgraded WebSocket is not idle);
-* a second request sent on the same connection waits until the first one's
-  response is finished, so a parked long-poll is never overwritten.
-
-The decisions are :class:`sockjs.protocol.http1.RequestReader`'s; this
-class moves bytes, builds Cyclone's ``HTTPRequest`` (bodies of 100,000
-bytes or more in a temporary file), keeps one timer per connection and
-calls the application. Without it, every SockJS answer is still right;
-only the protection is missing (docs/deployment.rst).
+drops chunked bodies, and limits neither header count nor slow clients.
+Opt in with ``app.protocol = sockjs.cyclone.SockJSHTTPConnection``;
+docs/deployment.rst lists what it adds. The decisions are
+:class:`sockjs.protocol.http1.RequestReader`'s; this class moves bytes,
+builds Cyclone's ``HTTPRequest``, keeps one timer per connection and calls
+the application.
 """
 
 from __future__ import annotations

@@ -1,46 +1,11 @@
 """Publish/subscribe: the seam that broadcast channels go through.
 
-Two layers:
-
-* A :class:`Broker` moves messages between publishers and subscribers of
-  named channels. :class:`InProcessBroker` is the default and only reaches
-  subscribers in this process. A broker backed by Redis (txredisapi) can be
-  dropped in behind the same three calls so that many server processes
-  behind a sticky load balancer share their channels.
-* A :class:`Hub` (one per router) is the broker's only subscriber in this
-  process for each channel: it fans a message out to the local sessions
-  subscribed to it and encodes it **once** for all of them (the service's
-  ``broadcast``/``send_prepared`` path), however many sessions listen.
-  With a networked broker this means one network subscription per channel
-  per process, never one per session.
-
-Applications use the per-connection helpers on
-:class:`~sockjs.cyclone.conn.SockJSConnection`::
-
-    class Ticker(SockJSConnection):
-        def connectionMade(self, info):
-            self.subscribe("ticks")            # dropped when the session closes
-
-        def messageReceived(self, message):
-            self.publish("ticks", message)     # every subscriber, this one too
-
-    router = SockJSRouter(Ticker, "/ticker")
-    router.publish("ticks", "tick!")           # from outside any connection
-
-Channel connections of a :class:`~sockjs.cyclone.conn.MultiplexConnection`
-subscribe the same way; what they receive arrives as ``msg,<topic>,<payload>``
-on the parent session, as if the channel had sent it.
-
-Broker choice: each router gets its own :class:`InProcessBroker` unless one
-is passed (``SockJSRouter(..., broker=...)``). A per-router default keeps
-routers (and tests running on a fake clock) isolated, and leaves no hidden
-module-level state; to share channels between routers, pass them the same
-broker object, as one would pass the same Redis broker.
-
-Messages are JSON values (strings, numbers, booleans, ``None``, lists and
-dicts with string keys): a networked broker round-trips them through JSON,
-and the in-process one hands the very object to every subscriber, so do not
-mutate a message after publishing it.
+A :class:`Broker` moves messages between the publishers and subscribers of
+named channels (:class:`InProcessBroker` by default, one per router; a
+Redis one can take its place). A :class:`Hub`, one per router, is the
+broker's only local subscriber per channel: it fans a message out to the
+local sessions and encodes it once for all of them. docs/broadcast.rst
+shows how applications use it.
 """
 
 from __future__ import annotations

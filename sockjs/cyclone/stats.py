@@ -13,7 +13,7 @@ class StatsCollector:
     ``connections_active``, ``connections_ps``, ``packets_sent_ps``,
     ``packets_recv_ps`` and ``transp_<name>``; totals (also per transport),
     bytes, heartbeats, expiries and ``errors_<kind>`` follow (the operations
-    page of the docs lists them all). :mod:`sockjs.cyclone.metrics` serves
+    page of the docs lists them all). :mod:`sockjs.addons.metrics` serves
     the same counters to Prometheus.
     """
 

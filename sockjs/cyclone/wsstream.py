@@ -1,21 +1,12 @@
 """An I/O-free RFC 6455 *message* stream for the WebSocket transports.
 
-:class:`WebSocketStream` wraps ``websockets``' sans-I/O framing
-:class:`~websockets.protocol.Protocol` (server side, already ``OPEN``: the
-handshake is done by :mod:`sockjs.protocol.handshake`; hybi-07/08 frame the
-same way) and turns its frames into the events of
-:mod:`sockjs.protocol.websocket`: fragmented messages are joined, pings
-answered, a message over ``max_message_size`` bytes fails the connection
-with 1009, bad UTF-8 with 1007 and framing violations with 1002;
-permessage-deflate is negotiated with :meth:`WebSocketStream.negotiate_extensions`.
-Binary messages are delivered as :class:`BinaryMessage`; what to do with
-them is the caller's decision (:func:`sockjs.protocol.websocket.binary_message`).
-
-It uses only ``websockets``' documented API, plus the few undocumented
-things fenced in :mod:`sockjs.cyclone._websockets`; the RFC 6455 wire format
-of its fast paths is in :mod:`sockjs.protocol.wsframes`. After each
-:meth:`~WebSocketStream.receive`, write :meth:`~WebSocketStream.data_to_send`,
-and close TCP once :attr:`~WebSocketStream.closed`.
+:class:`WebSocketStream` wraps ``websockets``' sans-I/O
+:class:`~websockets.protocol.Protocol` (server side, already ``OPEN``) and
+turns frames into the events of :mod:`sockjs.protocol.websocket`: messages
+joined, pings answered, 1009/1007/1002 for oversize messages, bad UTF-8 and
+framing violations, permessage-deflate negotiated. Undocumented
+``websockets`` internals are fenced in :mod:`sockjs.cyclone._websockets`;
+the wire format of the fast paths is in :mod:`sockjs.protocol.wsframes`.
 """
 
 from __future__ import annotations

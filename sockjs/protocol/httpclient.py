@@ -1,7 +1,7 @@
 """The client's side of HTTP/1.1 (RFC 9112), as plain bytes: requests out, responses in.
 
 What a test client needs to talk to the server over any byte pipe
-(:mod:`sockjs.cyclone.testing` uses it over in-memory connections): the
+(:mod:`sockjs.addons.testing` uses it over in-memory connections): the
 bytes of a request, and a response read as it arrives, one piece per HTTP
 chunk so that "one SockJS frame per chunk" stays visible.
 """

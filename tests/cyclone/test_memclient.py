@@ -14,8 +14,8 @@ import cyclone.web
 import pytest
 from twisted.internet.task import Clock
 
+from sockjs.addons._memclient import PING, PONG, HTTPExchange, MemoryConnection, WebSocket
 from sockjs.cyclone import SockJSConnection, SockJSHTTPConnection, SockJSRouter
-from sockjs.cyclone._memclient import PING, PONG, HTTPExchange, MemoryConnection, WebSocket
 from sockjs.protocol.httpclient import request as http_request
 from sockjs.protocol.wsframes import FrameReader, frame
 

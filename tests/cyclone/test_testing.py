@@ -14,7 +14,7 @@ import pytest
 from helpers import LogCapture
 from twisted.internet.defer import Deferred
 
-import sockjs.cyclone.testing as testing_module
+import sockjs.addons.testing as testing_module
 from sockjs.cyclone import CloseInfo, ConnectionInfo, MultiplexConnection, SockJSConnection
 from sockjs.cyclone.testing import ClientClosedError, SockJSTestServer, TestClient
 

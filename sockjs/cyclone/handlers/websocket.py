@@ -1,26 +1,11 @@
 """WebSocket endpoints: SockJS over WebSocket and raw WebSocket (PROTOCOL.md 7.8-7.10).
 
-A SockJS WebSocket is one anonymous core session (PROTOCOL.md 6.1) whose
-receiver is the handler itself: every frame the core produces is one text
-message, and heartbeats come from the service timer. The core ends the
-session with its socket, without ``disconnect_delay`` (a WebSocket receiver
-is bound to its session, :attr:`~sockjs.protocol.transports.Wire.bound`). A
-raw WebSocket has no core session; see :mod:`sockjs.cyclone._rawsession`.
-
-Close codes in the WebSocket Close frames the server sends (hixie-76 has no
-codes: it always sends ``0xFF 0x00`` and drops TCP), all from
-:mod:`sockjs.protocol.closing`:
-
-* SockJS endpoint: after the ``c[code,"reason"]`` frame of any session close,
-  1000 ``Normal closure`` (the session's code travels in the ``c`` frame,
-  as with sockjs-node, PROTOCOL.md 7.8), or 1001 during a shutdown;
-* raw endpoint: the application's code and reason (a code that may not
-  appear in a Close frame is sent as 1000); a refused connection's
-  ``1013``/``1001``; 1013 for a client that stopped reading (over
-  ``max_queued_bytes``);
-* both: 3000 ``Broken framing.`` (SockJS: a message that is not JSON, no
-  ``c`` frame first), 1003 for a binary message, 1002/1007/1009 for framing
-  violations, invalid UTF-8 and messages over ``max_message_size``.
+A SockJS WebSocket is one anonymous core session (6.1) whose receiver is the
+handler itself, bound to it (:attr:`~sockjs.protocol.transports.Wire.bound`:
+the session ends with its socket, without ``disconnect_delay``). A raw
+WebSocket has no core session (:mod:`sockjs.cyclone._rawsession`). Every
+close code sent comes from :mod:`sockjs.protocol.closing`; docs/transports.rst
+lists what a client sees.
 """
 
 from __future__ import annotations

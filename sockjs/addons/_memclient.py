@@ -1,6 +1,6 @@
 """In-memory client connections to a Cyclone application: real HTTP/1.1 and RFC 6455 bytes.
 
-Private plumbing of :mod:`sockjs.cyclone.testing`, after the idea of treq's
+Private plumbing of :mod:`sockjs.addons.testing`, after the idea of treq's
 ``StubTreq``: a connection is the protocol the application's own
 ``buildProtocol`` makes, attached to a ``twisted.internet.testing.StringTransport``
 whose peer is the client's address. Requests are bytes pushed into

@@ -1,7 +1,7 @@
-"""The clients of :mod:`sockjs.cyclone.testing` (re-exported there; documented there).
+"""The clients of :mod:`sockjs.addons.testing` (re-exported there; documented there).
 
 A :class:`TestClient` speaks SockJS to the test server's real Cyclone
-application through :mod:`sockjs.cyclone._memclient`: receiving requests
+application through :mod:`sockjs.addons._memclient`: receiving requests
 (``xhr``, ``xhr_streaming``) and ``xhr_send`` each on a connection of its
 own, or one WebSocket. It reads what the server wrote whenever the server
 writes (the harness pumps), and makes its next receiving request lazily:
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 import sockjs.protocol.transports
-from sockjs.cyclone._memclient import HTTPExchange, WebSocket
+from sockjs.addons._memclient import HTTPExchange, WebSocket
 from sockjs.protocol import transports
 from sockjs.protocol.httpclient import request as http_request
 from sockjs.protocol.multiplex import escape_topic
