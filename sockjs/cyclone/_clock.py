@@ -30,3 +30,9 @@ class Clock(Protocol):
         self, delay: float, callable: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> DelayedCall:
         """Schedule ``callable`` after ``delay`` seconds."""
+
+
+def cancel(timer: DelayedCall | None) -> None:
+    """Cancel ``timer`` if it is still pending (``None``: nothing to cancel)."""
+    if timer is not None and timer.active():
+        timer.cancel()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sockjs.cyclone._clock import Clock, DelayedCall
+from sockjs.cyclone._clock import Clock, DelayedCall, cancel
 from sockjs.cyclone._rawsession import RawSessionHandle, RawSocket
 from sockjs.cyclone._session import SessionHandle
 from sockjs.cyclone._telemetry import Telemetry
@@ -194,8 +194,7 @@ class Service:
         deadline = self.registry.next_deadline()
         if deadline == self._timer_at or self.admission.stopped:
             return
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
+        cancel(self._timer)
         self._timer = None
         self._timer_at = deadline
         if deadline is not None:
@@ -214,8 +213,7 @@ class Service:
     def stop(self) -> None:
         """Close every session and cancel the timer (no timer outlives the router)."""
         self.admission.stopped = True
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
+        cancel(self._timer)
         self._timer = None
         self._timer_at = None
         for core in self.registry:

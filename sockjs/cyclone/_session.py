@@ -19,7 +19,7 @@ from sockjs.protocol import closing
 from sockjs.protocol.closing import CloseInfo
 from sockjs.protocol.events import SessionEvent
 from sockjs.protocol.frames import encode_message
-from sockjs.protocol.session import Receiver, Session, SessionState
+from sockjs.protocol.session import Output, Receiver, Session, SessionState
 from sockjs.protocol.transports import Prepared
 
 if TYPE_CHECKING:
@@ -253,12 +253,8 @@ class SessionHandle(SessionBase):
 
     def close_with(self, close: CloseInfo) -> None:
         """Close the session with ``close`` (who closed included)."""
-        core = self.core
-        receiver = core.receiver
-        output = core.close(close, self.host.now())
-        if output is not None and receiver is not None:
-            receiver.token.write_output(output)
-        self.settle(receiver)
+        receiver = self.core.receiver
+        self._carry_out(receiver, self.core.close(close, self.host.now()))
 
     # -- the transport side ---------------------------------------------------------
 
@@ -306,12 +302,8 @@ class SessionHandle(SessionBase):
 
     def timer(self, now: float) -> None:
         """The service timer found this session's deadline due."""
-        core = self.core
-        receiver = core.receiver
-        output = core.handle_timer(now)
-        if output is not None and receiver is not None:
-            receiver.token.write_output(output)
-        self.settle(receiver)
+        receiver = self.core.receiver
+        self._carry_out(receiver, self.core.handle_timer(now))
 
     def stop(self) -> None:
         """The service stops: the session ends now, its receiver without a frame."""
@@ -323,6 +315,12 @@ class SessionHandle(SessionBase):
         self.settle(receiver)
 
     # -- events ---------------------------------------------------------------------
+
+    def _carry_out(self, receiver: Receiver | None, output: Output | None) -> None:
+        """Write ``output`` to ``receiver`` (attached when the core made it), then settle."""
+        if output is not None and receiver is not None:
+            receiver.token.write_output(output)
+        self.settle(receiver)
 
     def settle(self, receiver: Receiver | None = None) -> None:
         """Act on the core's events (``receiver``: the one the last call wrote to)."""

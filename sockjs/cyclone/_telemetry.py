@@ -1,10 +1,9 @@
 """One router's counters and log events, kept together.
 
-Every fault the adapter sees is counted in the router's
-:class:`~sockjs.protocol.stats.Stats` (``errors_<kind>``) and written as one
-structured log event (:mod:`sockjs.cyclone.logevents`); :class:`Telemetry`
-is the one place where the two meet, so no caller can do one and forget the
-other. Hot-path counters (messages, bytes) are bumped on ``stats`` directly.
+Every fault is counted in the router's :class:`~sockjs.protocol.stats.Stats`
+(``errors_<kind>``) and logged as one event (:mod:`sockjs.cyclone.logevents`)
+through :class:`Telemetry`, so no caller does one and forgets the other.
+Hot-path counters (messages, bytes) are bumped on ``stats`` directly.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from twisted.internet.tcp import Server as _TCPServer
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
-from sockjs.cyclone._clock import Clock, DelayedCall
+from sockjs.cyclone._clock import Clock, DelayedCall, cancel
 from sockjs.protocol.options import Options
 
 # -- what a connection has queued -----------------------------------------------------------
@@ -248,9 +248,8 @@ class DrainWatchdog:
 
     def cancel(self) -> None:
         """Stop watching (the connection is gone)."""
-        timer, self._timer = self._timer, None
-        if timer is not None and timer.active():
-            timer.cancel()
+        cancel(self._timer)
+        self._timer = None
 
 
 def abort_if_not_draining(

@@ -1,11 +1,8 @@
 """The small interfaces the adapter's glue is typed against (the lowest layer).
 
-Low-level modules (the callback guard, the session glue, pub/sub) never
-import the user-facing classes (:class:`~sockjs.cyclone.SockJSConnection`,
-:class:`~sockjs.cyclone.SockJSRouter`) or the handlers: they say what they
-need of them here, and the classes above satisfy these protocols
-structurally. So every import in the package points down (see
-docs/architecture.rst).
+Low-level modules never import the user-facing classes or the handlers:
+they say here what they need of them, and the classes above satisfy these
+protocols structurally, so every import points down (docs/architecture.rst).
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
 """The one place where sockjs touches what ``websockets`` does not document.
 
 ``websockets`` promises compatibility only for the names in its API
-reference; anything else may change in any release.  The WebSocket stream
-(:mod:`sockjs.cyclone.wsstream`) needs a few such things, each wrapped in a
-small function below, so that a change in ``websockets`` breaks one function
-(and the test named after it in ``tests/cyclone/test_websockets_fence.py``)
-instead of the stream.  Nothing else in ``sockjs`` may import ``websockets``
-internals: public names (``Protocol``'s documented methods, ``Frame``,
-``Opcode``, ``CloseCode``, ``SEND_EOF``, the extension factories and the
-exceptions) are used directly.
+reference. What :mod:`sockjs.cyclone.wsstream` needs beyond them is wrapped
+here, one small function each, so a change in ``websockets`` breaks one
+function and the test named after it (``tests/cyclone/test_websockets_fence.py``).
+Public names (``Protocol``'s documented methods, frames, extension
+factories, exceptions) are used directly elsewhere.
 """
 
 from __future__ import annotations

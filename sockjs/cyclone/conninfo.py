@@ -1,68 +1,15 @@
-"""What the application learns about the client when a session opens."""
+"""Filling :class:`ConnectionInfo` (a core value) from a Cyclone request."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from http.cookies import Morsel, SimpleCookie
+from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 from sockjs.protocol.clientip import client_ip, normalize_ip
+from sockjs.protocol.conninfo import ConnectionInfo
 
 __all__ = ["ConnectionInfo", "from_request", "normalize_ip", "request_ip"]
-
-
-class ConnectionInfo:
-    """Client details captured from the request that opened the session.
-
-    ``path`` is the service path (the router prefix): server and session ids
-    are bearer tokens and never reach the application.
-    """
-
-    __slots__ = ("arguments", "cookies", "headers", "ip", "path", "transport")
-
-    def __init__(
-        self,
-        ip: str,
-        cookies: SimpleCookie,
-        arguments: Mapping[str, list[Any]],
-        headers: Mapping[str, str],
-        path: str,
-        transport: str = "",
-    ) -> None:
-        self.ip = ip
-        self.cookies = cookies
-        self.arguments = dict(arguments)
-        self.headers = dict(headers)
-        self.path = path
-        #: Name of the transport that opened the session (``xhr``, ``websocket``...).
-        self.transport = transport
-
-    def get_argument(self, name: str) -> str | None:
-        """First value of a query argument, or ``None``."""
-        values = self.arguments.get(name)
-        if not values:
-            return None
-        value = values[0]
-        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-    def get_cookie(self, name: str) -> Morsel[str] | None:
-        """A cookie as a :class:`http.cookies.Morsel` (as the old project), or ``None``."""
-        return self.cookies.get(name)
-
-    def get_header(self, name: str) -> str | None:
-        """A request header (case-insensitive), or ``None``."""
-        value = self.headers.get(name)
-        if value is not None:
-            return value
-        lowered = name.lower()
-        for key, candidate in self.headers.items():
-            if key.lower() == lowered:
-                return candidate
-        return None
-
-    def __repr__(self) -> str:
-        return f"ConnectionInfo(ip={self.ip!r}, path={self.path!r}, transport={self.transport!r})"
 
 
 def request_ip(request: Any, trusted_proxies: Sequence[IPv4Network | IPv6Network]) -> str:

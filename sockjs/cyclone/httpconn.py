@@ -22,7 +22,7 @@ from cyclone.escape import parse_qs_bytes
 from cyclone.httpserver import HTTPConnection, HTTPRequest
 from cyclone.httputil import HTTPHeaders, parse_multipart_form_data
 from sockjs.cyclone import _twisted, logevents
-from sockjs.cyclone._clock import Clock
+from sockjs.cyclone._clock import Clock, cancel
 from sockjs.cyclone._service import Service
 from sockjs.cyclone._telemetry import Telemetry
 from sockjs.protocol.http1 import CONTINUE, DEFAULTS, END, Body, Refusal, RequestHead, RequestReader
@@ -203,15 +203,11 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             if timer is not None and armed is not None and deadline > armed:
                 timer.reset(delay)  # later: cheap in Twisted (no heap change)
             else:
-                self._cancel_timer()
+                cancel(timer)
                 self._timer = self._reactor.callLater(delay, self._timed_out)
         else:
-            self._cancel_timer()
-
-    def _cancel_timer(self) -> None:
-        timer, self._timer = self._timer, None
-        if timer is not None and timer.active():
-            timer.cancel()
+            cancel(timer)
+            self._timer = None
 
     def _timed_out(self) -> None:
         # The call fired for _armed_for: that is "now" for the reader.

@@ -1,15 +1,10 @@
 """Structured log events of :mod:`sockjs.cyclone`: stable names, stable fields.
 
-Every event the library logs through ``twisted.logger`` carries a
-``sockjs_event`` field naming it (one of the constants below) and a fixed
-set of fields, so that log pipelines can match on names and fields instead
-of on message text, which may change. docs/operations.rst lists the fields
-and levels of each event and shows how to route them to JSON lines.
-
-Normal traffic (sessions opening and closing) is logged at debug level only,
-so an observer filtered at info level sees nothing but problems. Events are
-emitted once per session or per failed request, never per message. Session
-and server ids never appear in any event: they act as bearer tokens.
+Every event carries a ``sockjs_event`` field (one of the constants below)
+and a fixed set of fields, so log pipelines match names, not message text
+(docs/operations.rst lists them). Normal traffic is logged at debug level
+only; events are emitted once per session or failed request, never per
+message; session and server ids never appear (they act as bearer tokens).
 """
 
 from __future__ import annotations

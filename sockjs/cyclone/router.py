@@ -70,7 +70,6 @@ class SockJSRouter:
         self.options = Options.from_settings(user_settings)
         self._service = Service(connection, self.prefix, self.options, reactor, broker)
         self._service.router = self
-        # The page with every setting that shapes it (integrity, framing).
         if self.options.allowed_origins is None:
             _warn_every_origin(self.prefix)
         #: Counters and rates (``router.stats.dump()``, as in the old project).
@@ -170,9 +169,8 @@ def shutdown(
 
     ``ports`` are listening ports (what ``reactor.listenTCP`` returned) to
     stop first, so that no new connection arrives. Each open session gets
-    the close frame ``c[1001,"Server going away"]`` (see
-    :mod:`sockjs.cyclone._shutdown` for every transport). Typical use, on
-    SIGTERM::
+    the close frame ``c[1001,"Server going away"]`` (docs/deployment.rst
+    says what each transport sees). Typical use, on SIGTERM::
 
         port = reactor.listenTCP(8080, app)
         reactor.addSystemEventTrigger(

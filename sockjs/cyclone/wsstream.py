@@ -27,24 +27,14 @@ from sockjs.cyclone import _websockets
 from sockjs.cyclone._websockets import ExtensionOffer
 from sockjs.protocol import wsframes
 from sockjs.protocol.websocket import (
-    BinaryMessage,
     CloseReceived,
     Event,
     ProtocolError,
     TextMessage,
 )
-from sockjs.protocol.wsframes import MAX_CLOSE_REASON_BYTES, PLAIN_TEXT, text_header
+from sockjs.protocol.wsframes import PLAIN_TEXT, text_header
 
-__all__ = [
-    "MAX_CLOSE_REASON_BYTES",
-    "BinaryMessage",
-    "CloseReceived",
-    "Event",
-    "ProtocolError",
-    "TextMessage",
-    "WebSocketStream",
-    "default_extensions",
-]
+__all__ = ["WebSocketStream", "default_extensions"]
 
 _logger = logging.getLogger(__name__)
 #: An empty, unmasked ping frame (RFC 6455 5.5.2), as a server sends it.

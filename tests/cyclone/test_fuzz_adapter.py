@@ -16,13 +16,8 @@ from helpers import Server, parse_responses
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sockjs.cyclone.wsstream import (
-    BinaryMessage,
-    CloseReceived,
-    ProtocolError,
-    TextMessage,
-    WebSocketStream,
-)
+from sockjs.cyclone.wsstream import WebSocketStream
+from sockjs.protocol.websocket import BinaryMessage, CloseReceived, ProtocolError, TextMessage
 
 FUZZ = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 

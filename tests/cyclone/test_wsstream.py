@@ -20,16 +20,15 @@ from websockets.frames import Frame, Opcode
 from websockets.headers import build_extension, parse_extension
 from websockets.protocol import Protocol, Side, State
 
-from sockjs.cyclone.wsstream import (
-    MAX_CLOSE_REASON_BYTES,
+from sockjs.cyclone.wsstream import WebSocketStream, _error_event
+from sockjs.protocol.websocket import (
     BinaryMessage,
     CloseReceived,
     Event,
     ProtocolError,
     TextMessage,
-    WebSocketStream,
-    _error_event,
 )
+from sockjs.protocol.wsframes import MAX_CLOSE_REASON_BYTES
 
 MASK = b"\x01\x02\x03\x04"
 

@@ -22,12 +22,8 @@ from hypothesis import strategies as st
 from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 
-from sockjs.cyclone.wsstream import (
-    CloseReceived,
-    ProtocolError,
-    TextMessage,
-    WebSocketStream,
-)
+from sockjs.cyclone.wsstream import WebSocketStream
+from sockjs.protocol.websocket import CloseReceived, ProtocolError, TextMessage
 
 MAX = 300
 

@@ -86,6 +86,10 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         self._response_started = False
         self._response_finished = False
         self._extra_headers: http.Headers = []
+        #: Registered as the transport's streaming producer (receivers, WebSockets).
+        self._producing = False
+        #: Counted among the router's open connections.
+        self._counted = False
 
     # -- dispatch ---------------------------------------------------------------
 
@@ -202,7 +206,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
             lines.append(f"{name}: {value}\r\n")
         if status != 304 and not (status == 204 and not body):
             lines.append(f"Content-Length: {len(body)}\r\n")
-        lines.append(self._connection_header(streaming=False))
+        lines.append(self._connection_header())
         lines.append("\r\n")
         head = "".join(lines).encode("latin-1")  # may raise: nothing is written yet
         self._response_started = True
@@ -237,7 +241,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
             lines.append(f"{name}: {value}\r\n")
         if self._http11:
             lines.append("Transfer-Encoding: chunked\r\n")
-        lines.append(self._connection_header(streaming=True))
+        lines.append(self._connection_header())
         lines.append("\r\n")
         head = "".join(lines).encode("latin-1")  # may raise: nothing is written yet
         self._response_started = True
@@ -283,7 +287,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         self.request.sockjs_answering = True
         return f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
 
-    def _connection_header(self, streaming: bool) -> str:
+    def _connection_header(self) -> str:
         # HTTP/1.0 clients get Connection: close and the socket is closed
         # after the response (PROTOCOL.md 4.7 (ii) and (iii)); this keeps
         # Cyclone's keep-alive rules for 1.0 out of the picture.
@@ -292,7 +296,6 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
                 self.request.connection.no_keep_alive = True
                 return "Connection: close\r\n"
             return ""
-        del streaming
         self.request.connection.no_keep_alive = True
         return "Connection: close\r\n"
 
@@ -315,6 +318,29 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
 
     def on_response_finished(self) -> None:
         """Hook for subclasses: the response is complete."""
+
+    # -- long-lived responses: counting, back-pressure ---------------------------------
+
+    @property
+    def transport(self) -> Any:
+        """The TCP transport this response is written to."""
+        return self.request.connection.transport
+
+    def _count(self) -> None:
+        self._counted = True
+        self.service.stats.connection_opened(self.now())
+
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.service.stats.connection_closed()
+
+    def _unregister(self) -> None:
+        if self._producing:
+            self._producing = False
+            transport = self.request.connection.transport
+            if transport is not None and getattr(transport, "producer", None) is self:
+                transport.unregisterProducer()
 
     def _request_summary(self) -> str:
         # Cyclone logs this for every request. Server and session ids act as

@@ -14,6 +14,7 @@ from typing import Any
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from sockjs.cyclone._clock import cancel
 from sockjs.cyclone._session import SessionHandle
 from sockjs.cyclone._twisted import abort_if_not_draining, abort_if_stuck, watch_loss
 from sockjs.cyclone.handlers.base import SockJSHandler
@@ -41,8 +42,6 @@ class ReceiverHandler(SockJSHandler):
         super().initialize(service)
         self.wire: Wire = transports.XHR
         self._handle: SessionHandle | None = None
-        self._producing = False
-        self._counted = False
         #: The client's socket is full (the transport paused us).
         self._stalled = False
         self._unwatch: Callable[[], None] = _nothing
@@ -58,11 +57,6 @@ class ReceiverHandler(SockJSHandler):
         self.wire = wire
         self.service.attach(self, session_id, wire, self.client_address(), self.connection_info)
 
-    @property
-    def transport(self) -> Any:
-        """The TCP transport this response is written to."""
-        return self.request.connection.transport
-
     # -- called by the service and the session glue ---------------------------------
 
     def refuse(self, refusal: Refusal) -> None:
@@ -76,8 +70,7 @@ class ReceiverHandler(SockJSHandler):
     def begin(self, handle: SessionHandle | None) -> None:
         """Start the response; streaming ones send their head and prelude now."""
         self._handle = handle
-        self._counted = True
-        self.service.stats.connection_opened(self.now())
+        self._count()
         if self.wire.streaming:
             self.start_stream(self.content_type, self.wire.prelude)
 
@@ -105,7 +98,7 @@ class ReceiverHandler(SockJSHandler):
             self.end_stream()
             timer = abort_if_stuck(connection.transport, self.service.reactor)
             if timer is not None:
-                watch_loss(connection, lambda: timer.cancel() if timer.active() else None)
+                watch_loss(connection, lambda: cancel(timer))
             return
         self.end_stream()
         if self._stalled:
@@ -159,18 +152,6 @@ class ReceiverHandler(SockJSHandler):
         self._unregister()
         self._uncount()
         self._unwatch()
-
-    def _uncount(self) -> None:
-        if self._counted:
-            self._counted = False
-            self.service.stats.connection_closed()
-
-    def _unregister(self) -> None:
-        if self._producing:
-            self._producing = False
-            transport = self.request.connection.transport
-            if transport is not None and transport.producer is self:
-                transport.unregisterProducer()
 
     # -- IPushProducer ----------------------------------------------------------------
 

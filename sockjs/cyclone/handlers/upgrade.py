@@ -1,15 +1,11 @@
 """The upgrade both WebSocket endpoints share: handshake, take-over, framing, back-pressure.
 
-Cyclone parses the upgrade request and routes it here. The handler checks
-it with :func:`sockjs.protocol.handshake.validate_upgrade`, writes the
-``101`` head to the transport itself and takes the TCP connection over from
-Cyclone's HTTP parser (:func:`~sockjs.cyclone.httpconn.take_over`): from
-then on every byte goes to a stream, RFC 6455 (hybi-07, -08 and 13 share
-it) through :class:`~sockjs.cyclone.wsstream.WebSocketStream`, or hixie-76
-through :class:`~sockjs.protocol.hixie76.Hixie76Stream`. The request is
-never finished in Cyclone's sense. What the messages mean is for the
-endpoint classes (:mod:`sockjs.cyclone.handlers.websocket`); what to do
-with each event is decided by :mod:`sockjs.protocol.websocket`.
+The handler checks the request (:func:`sockjs.protocol.handshake.validate_upgrade`),
+writes the ``101`` head itself and takes the TCP connection over from
+Cyclone's HTTP parser: from then on every byte goes to a stream
+(:mod:`sockjs.cyclone.handlers.streams`). The endpoint classes
+(:mod:`sockjs.cyclone.handlers.websocket`) say what messages mean;
+:mod:`sockjs.protocol.websocket` decides what to do with each event.
 """
 
 from __future__ import annotations
@@ -20,7 +16,7 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from cyclone.httputil import HTTPHeaders
-from sockjs.cyclone._clock import DelayedCall
+from sockjs.cyclone._clock import DelayedCall, cancel
 from sockjs.cyclone._twisted import abort_if_stuck, cork, uncork
 from sockjs.cyclone.conninfo import ConnectionInfo, from_request, request_ip
 from sockjs.cyclone.handlers.base import SockJSHandler
@@ -65,9 +61,7 @@ class UpgradeHandler(SockJSHandler):
         self._opened = False
         #: The socket is over for us (we closed it, or the client did).
         self._closed = False
-        self._producing = False
         self._paused = False
-        self._counted = False
         self._handshake_timer: DelayedCall | None = None
         #: Fails a fragmented message that takes longer than ``message_timeout``.
         self._message_timer: DelayedCall | None = None
@@ -75,11 +69,6 @@ class UpgradeHandler(SockJSHandler):
         self._abort_timer: DelayedCall | None = None
         #: Bytes written since the client stopped reading (pongs included).
         self._queued = 0
-
-    @property
-    def transport(self) -> Any:
-        """The TCP transport of this WebSocket."""
-        return self.request.connection.transport
 
     def client_ip(self) -> str:
         """The client's address (proxy headers only from ``trusted_proxies``)."""
@@ -139,8 +128,7 @@ class UpgradeHandler(SockJSHandler):
         self._finished = True
         self._write(head)
         self._log()
-        self._counted = True
-        self.service.stats.connection_opened(self.now())
+        self._count()
 
     def _take_over(self) -> None:
         connection = self.request.connection
@@ -168,15 +156,11 @@ class UpgradeHandler(SockJSHandler):
         self.service.telemetry.fault("handshake_timeout", "hixie-76 key3 not received in time")
         self._drop()
 
-    def _cancel_handshake_timer(self) -> None:
-        timer, self._handshake_timer = self._handshake_timer, None
-        if timer is not None and timer.active():
-            timer.cancel()
-
     def _cancel_timers(self) -> None:
         """The socket is over: no handshake, message or liveness deadline is left."""
-        self._cancel_handshake_timer()
-        self._cancel_message_timer()
+        cancel(self._handshake_timer)
+        cancel(self._message_timer)
+        self._handshake_timer = self._message_timer = None
 
     def _connection_info(self, transport: str) -> ConnectionInfo:
         request = self.request
@@ -204,7 +188,8 @@ class UpgradeHandler(SockJSHandler):
                 self._count_queued(len(answer))
         if not self._opened and stream.ready:
             self._opened = True
-            self._cancel_handshake_timer()
+            cancel(self._handshake_timer)
+            self._handshake_timer = None
             self._open()
         else:
             self._alive()  # the peer is there, whatever it sent
@@ -230,16 +215,12 @@ class UpgradeHandler(SockJSHandler):
             delay = self.service.options.message_timeout
             self._message_timer = self.service.reactor.callLater(delay, self._message_late)
         else:
-            self._cancel_message_timer()
+            cancel(self._message_timer)
+            self._message_timer = None
 
     def _message_late(self) -> None:
         self._message_timer = None
         self.fail(rules.message_timeout())
-
-    def _cancel_message_timer(self) -> None:
-        timer, self._message_timer = self._message_timer, None
-        if timer is not None and timer.active():
-            timer.cancel()
 
     def _count_queued(self, size: int) -> None:
         """Bound what piles up for a client that does not read (a ping flood's pongs too)."""
@@ -276,9 +257,8 @@ class UpgradeHandler(SockJSHandler):
         # Cyclone's notifyFinish: the TCP connection is gone (the request is
         # never finished, so this fires on connection loss only).
         del reason
-        timer, self._abort_timer = self._abort_timer, None
-        if timer is not None and timer.active():
-            timer.cancel()
+        cancel(self._abort_timer)
+        self._abort_timer = None
         if not self._closed:
             self._closed = True
             self._cancel_timers()
@@ -328,18 +308,6 @@ class UpgradeHandler(SockJSHandler):
         if transport is not None:
             transport.loseConnection()
             self._abort_timer = abort_if_stuck(transport, self.service.reactor)
-
-    def _unregister(self) -> None:
-        if self._producing:
-            self._producing = False
-            transport = self.request.connection.transport
-            if transport is not None and getattr(transport, "producer", None) is self:
-                transport.unregisterProducer()
-
-    def _uncount(self) -> None:
-        if self._counted:
-            self._counted = False
-            self.service.stats.connection_closed()
 
     # -- IPushProducer -------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sockjs.cyclone._clock import DelayedCall
+from sockjs.cyclone._clock import DelayedCall, cancel
 from sockjs.cyclone._rawsession import RawSessionHandle
 from sockjs.cyclone._session import SessionHandle
 from sockjs.cyclone.handlers.base import SockJSHandler
@@ -213,10 +213,7 @@ class RawWebSocketHandler(UpgradeHandler):
 
     def close_socket(self, close: CloseInfo) -> None:
         """Close frame for ``close`` (1000 if its code may not be sent), drop TCP."""
-        if self._closed or self._stream is None:
-            return
-        self._stream.fail(*rules.raw_close(close))
-        self._drop()
+        self.close_socket_with(close)  # the session is closed already: it ignores the echo
 
     # -- hooks ----------------------------------------------------------------------
 
@@ -276,6 +273,5 @@ class RawWebSocketHandler(UpgradeHandler):
     def _cancel_timers(self) -> None:
         super()._cancel_timers()
         self._liveness = None
-        timer, self._liveness_timer = self._liveness_timer, None
-        if timer is not None and timer.active():
-            timer.cancel()
+        cancel(self._liveness_timer)
+        self._liveness_timer = None
