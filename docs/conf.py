@@ -49,6 +49,7 @@ nitpick_ignore = [
     ("py:class", "twisted.internet.defer.Deferred"),
     ("py:class", "twisted.internet.task.Clock"),
     ("py:class", "twisted.python.failure.Failure"),
+    ("py:class", "twisted.logger._levels.LogLevel"),
     ("py:class", "cyclone.web.URLSpec"),
     ("py:class", "URLSpec"),
     ("py:class", "collections.abc.Iterator"),

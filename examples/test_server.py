@@ -44,6 +44,7 @@ from sockjs.cyclone import (
     SockJSConnection,
     SockJSHTTPConnection,
     SockJSRouter,
+    logevents,
     shutdown,
 )
 from sockjs.cyclone.metrics import metrics_urls
@@ -295,8 +296,10 @@ def main(argv: list[str] | None = None) -> None:
     app = cyclone.web.Application(urls, **settings)
     app.protocol = SockJSHTTPConnection  # early 413, chunked bodies, slow-client limits
 
-    # INFO and above: sessions opening and closing are debug events (docs/operations.rst).
+    # INFO and above: sessions opening and closing are debug events (docs/operations.rst),
+    # which then need not be built at all.
     info_and_above = LogLevelFilterPredicate(LogLevel.info)
+    logevents.set_level(LogLevel.info)
     globalLogBeginner.beginLoggingTo(
         [FilteringLogObserver(textFileLogObserver(sys.stderr), [info_and_above])],
         redirectStandardIO=False,

@@ -62,10 +62,8 @@ _held: list[Any] = []
 def cork() -> None:
     """Hold small writes until the matching :func:`uncork` (calls nest).
 
-    Used while one network read that completed several messages is
-    processed: what they make the server write to each connection then
-    leaves in one system call instead of one per message, bytes and order
-    unchanged.
+    While one read that completed several messages is processed, what they
+    make the server write to each connection leaves in one system call.
     """
     global _cork_depth
     _cork_depth += 1
@@ -86,13 +84,10 @@ def uncork() -> None:
 def write_now(transport: Any, data: bytes) -> None:
     """``transport.write(data)``, sent to the socket at once when nothing is queued.
 
-    Twisted queues every write until its next pass over the descriptors
-    (an epoll change, a ``doWrite`` call, another epoll change). On a plain
-    TCP connection with an empty buffer the bytes can go out right away;
-    whatever the kernel does not take is queued the usual way, so ordering,
-    back-pressure and error handling stay Twisted's. Only small writes take
-    this path. Between :func:`cork` and :func:`uncork` they are held in
-    Twisted's own buffer instead, so any other write stays behind them.
+    Twisted queues every write until its next pass over the descriptors. On
+    a plain TCP connection with an empty buffer small writes go out now;
+    what the kernel does not take is queued as usual, so order, back-pressure
+    and errors stay Twisted's. While corked they wait in Twisted's buffer.
     """
     if _cork_depth:
         if getattr(transport, "_sockjs_held", False):
@@ -210,10 +205,9 @@ CLOSE_TIMEOUT = 10.0
 def abort_if_stuck(transport: Any, clock: Clock, timeout: float = CLOSE_TIMEOUT) -> Any:
     """Call right after ``loseConnection``: abort in ``timeout`` s if bytes are still queued.
 
-    Twisted closes a connection only once its write buffer is flushed, so a
-    client that stopped reading would keep the socket and the buffer for
-    ever. Returns the timer (``None`` when nothing is queued); the caller
-    cancels it when the connection is lost.
+    Twisted closes a connection only once its buffer is flushed: a client not
+    reading would keep both for ever. Returns the timer (``None`` when
+    nothing is queued), which the caller cancels when the connection is lost.
     """
     if queued_bytes(transport):
         return clock.callLater(timeout, transport.abortConnection)
@@ -257,11 +251,9 @@ def abort_if_not_draining(
 ) -> DrainWatchdog | None:
     """Abort ``transport`` if its queued bytes do not shrink for ``timeout`` s.
 
-    For a connection kept open (keep-alive) after a response whose last
-    bytes are still queued: a client still reading is left alone however
-    slow; one that stopped reading does not keep the socket and the buffer
-    for ever. ``None`` when nothing is queued; the caller cancels the
-    watchdog when the connection is lost.
+    For a keep-alive connection whose last response is still queued: a slow
+    reader is left alone, one that stopped does not keep the socket for
+    ever. ``None`` when nothing is queued; cancel it when the connection is lost.
     """
     if transport is None or queued_bytes(transport) == 0:
         return None

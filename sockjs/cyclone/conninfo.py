@@ -32,24 +32,16 @@ def request_ip(request: Any, trusted_proxies: Sequence[IPv4Network | IPv6Network
     return client_ip(host, request.headers, trusted_proxies)
 
 
-def from_request(
-    request: Any,
-    prefix: str,
-    trusted_proxies: Sequence[IPv4Network | IPv6Network],
-    transport: str = "",
-) -> ConnectionInfo:
+def from_request(request: Any, prefix: str, ip: str, transport: str = "") -> ConnectionInfo:
     """Capture a Cyclone request for the application (no ids, see ConnectionInfo).
 
-    The address is :func:`request_ip`'s: proxy headers count only when the
-    peer is one of ``trusted_proxies``.
+    ``ip`` is the client's address as :func:`request_ip` found it.
     """
-    headers = dict(request.headers.items())
-    ip = request_ip(request, trusted_proxies)
     return ConnectionInfo(
         ip=ip,
         cookies=request.cookies,
         arguments=request.arguments,
-        headers=headers,
+        headers=dict(request.headers.items()),
         path=prefix,
         transport=transport,
     )

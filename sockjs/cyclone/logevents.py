@@ -47,6 +47,17 @@ EVENTS: Final = frozenset(
 )
 
 log = Logger(namespace=NAMESPACE)
+#: Levels whose events are built at all (see :func:`set_level`).
+_wanted = dict.fromkeys(LogLevel.iterconstants(), True)
+
+
+def set_level(level: LogLevel) -> None:
+    """Build no event below ``level`` (default ``LogLevel.debug``: every event), process-wide.
+
+    Observers filter events only once built; see docs/operations.rst.
+    """
+    for each in _wanted:
+        _wanted[each] = each >= level
 
 
 def router_label(prefix: str | None) -> str | None:
@@ -57,17 +68,22 @@ def router_label(prefix: str | None) -> str | None:
 
 
 def _emit(level: LogLevel, text: str, event: str, router: str | None, **fields: object) -> None:
-    log.emit(level, text, sockjs_event=event, router=router_label(router), **fields)
+    if _wanted[level]:
+        log.emit(level, text, sockjs_event=event, router=router_label(router), **fields)
 
 
 def session_opened(router: str, transport: str, ip: str | None) -> None:
     """Log :data:`SESSION_OPENED` (debug)."""
+    if not _wanted[LogLevel.debug]:
+        return  # the usual production case: not even the text is made
     text = "Session opened on {router} over {transport} from {ip}"
     _emit(LogLevel.debug, text, SESSION_OPENED, router, transport=transport, ip=ip)
 
 
 def session_closed(router: str, transport: str, code: int, reason: str, initiator: str) -> None:
     """Log :data:`SESSION_CLOSED` (debug)."""
+    if not _wanted[LogLevel.debug]:
+        return
     text = "Session closed on {router} ({transport}): {code} {reason!r}, by {initiator}"
     fields = {"transport": transport, "code": code, "reason": reason, "initiator": initiator}
     _emit(LogLevel.debug, text, SESSION_CLOSED, router, **fields)
@@ -117,6 +133,8 @@ def app_exception(
     router: str | None, hook: str, failure: Failure | None = None, **fields: object
 ) -> None:
     """Log :data:`APP_EXCEPTION` (error) with the current or given failure."""
+    if not _wanted[LogLevel.error]:
+        return
     log.failure(
         "Application hook {hook} raised on {router}",
         failure,
@@ -130,6 +148,8 @@ def app_exception(
 
 def internal_error(router: str, route: str, method: str) -> None:
     """Log :data:`INTERNAL_ERROR` (critical) with the exception being handled."""
+    if not _wanted[LogLevel.critical]:
+        return
     log.failure(
         "Unexpected error answering {method} {router}/<{route}>",
         sockjs_event=INTERNAL_ERROR,

@@ -90,8 +90,8 @@ class RequestReader:
     def feed(self, data: bytes, now: float) -> list[Event]:
         """Consume received bytes (``b""`` to read what was held); return the events."""
         state = self._state
-        if state == _CLOSED:
-            return []
+        if state == _CLOSED or not (data or self._buffer):
+            return []  # closed, or nothing new and nothing held (the usual b"")
         self._buffer += data
         if state == _PENDING:
             held = len(self._buffer) - self._pos

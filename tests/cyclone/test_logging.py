@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -607,6 +608,40 @@ def test_normal_traffic_is_quiet_at_info(logs: helpers.LogCapture) -> None:
     for event in ours:
         publisher(event)
     assert seen == []
+
+
+@pytest.fixture
+def restore_level() -> Iterator[None]:
+    yield
+    logevents.set_level(LogLevel.debug)
+
+
+@pytest.mark.usefixtures("restore_level")
+def test_set_level_info_builds_no_session_events(logs: helpers.LogCapture) -> None:
+    logevents.set_level(LogLevel.info)
+    server = helpers.Server()
+    sid = server.open()
+    server.post(f"/000/{sid}/xhr_send", body="[")  # request_rejected is info: still built
+    server.advance(server.options.disconnect_delay)
+    assert [event["sockjs_event"] for event in sockjs_events(logs)] == [REQUEST_REJECTED]
+    logevents.set_level(LogLevel.debug)
+    server.open()
+    assert len(sockjs_events(logs, SESSION_OPENED)) == 1
+
+
+@pytest.mark.usefixtures("restore_level")
+def test_set_level_above_error_builds_no_app_exception(logs: helpers.LogCapture) -> None:
+    logevents.set_level(LogLevel.critical)
+    server = helpers.Server()
+    server.router.broker.subscribe("news", lambda message: 1 / 0)
+    server.router.publish("news", "x")
+    assert sockjs_events(logs) == []
+    try:
+        raise RuntimeError("library bug")
+    except RuntimeError:
+        logevents.internal_error("/echo", "xhr", "POST")  # critical: still built
+    assert [event["sockjs_event"] for event in sockjs_events(logs)] == [INTERNAL_ERROR]
+    logs.take_failures()
 
 
 def test_json_lines(logs: helpers.LogCapture) -> None:

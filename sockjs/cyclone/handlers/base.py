@@ -38,10 +38,8 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
     service: Service
 
     def __init__(self, application: Any, request: Any, **kwargs: Any) -> None:
-        # Cyclone's __init__ also builds the template helpers (``ui``) and
-        # default response headers with a formatted Date for every request;
-        # our responses are written by hand and use neither, so only the
-        # state Cyclone's Application and request log rely on is set here.
+        # Cyclone's __init__ also builds template helpers and default headers
+        # for every request; ours are written by hand and need neither.
         self.application = application
         self.request = request
         self._headers_written = False
@@ -86,6 +84,7 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         self._response_started = False
         self._response_finished = False
         self._extra_headers: http.Headers = []
+        self._client_ip: str | None = None
         #: Registered as the transport's streaming producer (receivers, WebSockets).
         self._producing = False
         #: Counted among the router's open connections.
@@ -135,13 +134,17 @@ class SockJSHandler(cyclone.web.RequestHandler):  # type: ignore[misc]
         return self.service.now()
 
     def client_address(self) -> str:
-        """The client's address (the TCP peer, or a trusted proxy's word for it)."""
-        return request_ip(self.request, self.service.trusted_proxies)
+        """The client's address (the TCP peer, or a trusted proxy's word for it), found once."""
+        ip = self._client_ip
+        if ip is None:
+            ip = self._client_ip = request_ip(self.request, self.service.trusted_proxies)
+        return ip
 
     def connection_info(self) -> ConnectionInfo:
         """Client details of this request, as the application sees them."""
-        service = self.service
-        return from_request(self.request, service.prefix, service.trusted_proxies, self.route_name)
+        return from_request(
+            self.request, self.service.prefix, self.client_address(), self.route_name
+        )
 
     def add_header(self, name: str, value: str) -> None:  # noqa: D102 - Cyclone API
         self._extra_headers.append((name, value))

@@ -18,7 +18,7 @@ from zope.interface import implementer
 from cyclone.httputil import HTTPHeaders
 from sockjs.cyclone._clock import DelayedCall, cancel
 from sockjs.cyclone._twisted import abort_if_stuck, cork, uncork
-from sockjs.cyclone.conninfo import ConnectionInfo, from_request, request_ip
+from sockjs.cyclone.conninfo import ConnectionInfo, from_request
 from sockjs.cyclone.handlers.base import SockJSHandler
 from sockjs.cyclone.handlers.streams import Stream, open_stream
 from sockjs.cyclone.httpconn import take_over
@@ -70,10 +70,6 @@ class UpgradeHandler(SockJSHandler):
         #: Bytes written since the client stopped reading (pongs included).
         self._queued = 0
 
-    def client_ip(self) -> str:
-        """The client's address (proxy headers only from ``trusted_proxies``)."""
-        return request_ip(self.request, self.service.trusted_proxies)
-
     # -- handshake ------------------------------------------------------------------
 
     def upgrade(self) -> None:
@@ -90,7 +86,7 @@ class UpgradeHandler(SockJSHandler):
         if isinstance(kind, handshake.HandshakeError):
             self._refuse_upgrade(kind)
             return
-        refusal = service.admission.admit(None, self.client_ip())
+        refusal = service.admission.admit(None, self.client_address())
         if refusal is not None and refusal.close is None:
             # A stopped service: no timer runs any more (no heartbeats).
             self.respond(refusal.status, [], refusal.detail.encode())
@@ -164,8 +160,7 @@ class UpgradeHandler(SockJSHandler):
 
     def _connection_info(self, transport: str) -> ConnectionInfo:
         request = self.request
-        service = self.service
-        info = from_request(request, service.prefix, service.trusted_proxies, transport)
+        info = from_request(request, self.service.prefix, self.client_address(), transport)
         # The socket is ours and ``info`` has its own copy of what the
         # application may read: the parsed request need not live as long as
         # the WebSocket does (its headers are most of an idle session's memory).

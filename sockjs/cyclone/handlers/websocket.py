@@ -62,7 +62,7 @@ class WebSocketHandler(UpgradeHandler):
         hybi = type(self._stream) is WebSocketStream
         wire = transports.WEBSOCKET if hybi else transports.HIXIE76
         self.service.attach(
-            self, None, wire, self.client_ip(), lambda: self._connection_info(SOCKJS_TRANSPORT)
+            self, None, wire, self.client_address(), lambda: self._connection_info(SOCKJS_TRANSPORT)
         )
 
     # -- called by the service and the session glue ------------------------------------
@@ -175,7 +175,7 @@ class RawWebSocketHandler(UpgradeHandler):
 
     def _open(self) -> None:
         opened = self.service.open_raw(
-            self, self.client_ip(), lambda: self._connection_info(RAW_TRANSPORT)
+            self, self.client_address(), lambda: self._connection_info(RAW_TRANSPORT)
         )
         if isinstance(opened, Refusal):
             self.close_socket_with(opened.close or closing.GOING_AWAY)
