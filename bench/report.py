@@ -61,9 +61,10 @@ def fmt(value: float | None, digits: int | None = None) -> str:
     return f"{value:,.{digits}f}"
 
 
-def check(goal: str, ratio: float | None, ours: float | None) -> str:
+def check(goal: str, ratio: float | None, cpu_ratio: float | None, ours: float | None) -> str:
+    """Say whether ``goal`` (``ratio>=X``, ``cpu<=X`` or ``ours<=X``) holds."""
     kind, _, bound = goal.partition("<=") if "<=" in goal else goal.partition(">=")
-    value = ratio if kind == "ratio" else ours
+    value = {"ratio": ratio, "cpu": cpu_ratio}.get(kind, ours)
     if value is None:
         return "n/a"
     limit = float(bound)
@@ -100,10 +101,10 @@ def main(paths: list[str]) -> None:
                 cpu_ratios.append(c_ours / c_theirs)
         ours_med = median([metric(r) for r in rows if r.get("peer") == OURS and "error" not in r])
         peer_med = median([metric(r) for r in rows if r.get("peer") == peer and "error" not in r])
-        ratio = median(ratios)
+        ratio, cpu_ratio = median(ratios), median(cpu_ratios)
         print(
             f"| {name} | {peer} | {fmt(peer_med)} | {fmt(ours_med)} | {fmt(ratio, 2)} "
-            f"| {fmt(median(cpu_ratios), 2)} | {goal} | {check(goal, ratio, ours_med)} "
+            f"| {fmt(cpu_ratio, 2)} | {goal} | {check(goal, ratio, cpu_ratio, ours_med)} "
             f"| {len(ratios)} |"
         )
 

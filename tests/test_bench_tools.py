@@ -57,6 +57,24 @@ def test_report_gives_the_median_of_same_round_ratios(tmp_path: Path) -> None:
     assert cells[8] == "3"
 
 
+def test_report_checks_a_cpu_goal_on_the_cpu_ratio(tmp_path: Path) -> None:
+    results = tmp_path / "ws-echo-100-node.jsonl"
+    goal = {"goal": "cpu<=1.0"}
+    results.write_text(
+        _line("sockjs-node", 1, 100.0, 10.0, **goal)
+        + _line("cyclone-sockjs", 1, 90.0, 9.0, **goal)  # slower, but less CPU per message
+    )
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "report.py"), str(results)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (row,) = [line for line in out.splitlines() if line.startswith("| ws-echo-100-node")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert (cells[4], cells[5], cells[6], cells[7]) == ("0.90", "0.90", "cpu<=1.0", "met")
+
+
 def _ab_line(side: str, round_: int, target: str, **row: object) -> str:
     peer = {"base": "cyclone-sockjs-baseline", "cur": "cyclone-sockjs"}[side]
     row = {"peer": peer, "round": round_, "target": target, "other_cpu_pct": 3.0, **row}

@@ -58,7 +58,7 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         super().connectionMade()
         self._reactor = self._clock()
         self._reader = RequestReader(self, self._body_limit, self._reactor.seconds())
-        self._timer: Any = None  # a DelayedCall (reset() too)
+        self._timer: Any = None  # a DelayedCall
         self._armed_for: float | None = None
         self._busy = False
         self._sync_timer()
@@ -192,22 +192,21 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             buffer.close()
 
     def _sync_timer(self) -> None:
-        """Arm the one timer for the reader's deadline, if it moved."""
+        """Make sure the one timer fires no later than the reader's deadline.
+
+        Lazily: a timer armed for an earlier time stays (it finds nothing due
+        and is armed again), so a keep-alive connection whose requests are
+        answered at once arms nothing per request. With no deadline (a parked
+        poll, a stream) it goes: it would hold memory while the response lasts.
+        """
         deadline, armed = self._reader.next_deadline(), self._armed_for
-        if deadline == armed:
+        if deadline is not None and armed is not None and armed <= deadline:
             return
-        self._armed_for = deadline
-        timer = self._timer
+        cancel(self._timer)
+        self._timer, self._armed_for = None, deadline
         if deadline is not None:
             delay = max(0.0, deadline - self._reactor.seconds())
-            if timer is not None and armed is not None and deadline > armed:
-                timer.reset(delay)  # later: cheap in Twisted (no heap change)
-            else:
-                cancel(timer)
-                self._timer = self._reactor.callLater(delay, self._timed_out)
-        else:
-            cancel(timer)
-            self._timer = None
+            self._timer = self._reactor.callLater(delay, self._timed_out)
 
     def _timed_out(self) -> None:
         # The call fired for _armed_for: that is "now" for the reader.

@@ -76,6 +76,7 @@ class WebSocketStream:
         "_max_size",
         "_out",
         "_protocol",
+        "in_message",
     )
 
     def __init__(
@@ -106,6 +107,9 @@ class WebSocketStream:
         # Messages out of websockets' frames (in_message while its parser is
         # inside a fragmented message).
         self._assembler = wsframes.MessageAssembler(max_fragments)
+        #: Inside a fragmented message (``message_timeout``); read after every
+        #: read, so an attribute, set where the assembler is fed (:meth:`_slow`).
+        self.in_message = False
         # The start of a plain text frame's header, not given to websockets yet.
         self._held = b""
 
@@ -193,9 +197,7 @@ class WebSocketStream:
             self._held = b""
         events: list[Event] = []
         cursor = self._cursor
-        if cursor is not None and (
-            self._bypass or not cursor.at_boundary or self._assembler.in_message
-        ):
+        if cursor is not None and (self._bypass or not cursor.at_boundary or self.in_message):
             self._slow(data, events)
             return events
         pos = 0
@@ -267,6 +269,7 @@ class WebSocketStream:
             exc = _websockets.parser_error(protocol)
             if exc is not None:
                 events.append(_error_event(exc))
+        self.in_message = assembler.in_message
         self._drain(protocol)
         cursor = self._cursor  # made with the Protocol
         if cursor is not None and not self._ended:  # else no fast path ever again
@@ -364,11 +367,6 @@ class WebSocketStream:
     def closed(self) -> bool:
         """The stream is over (nothing more goes in or out): close TCP once flushed."""
         return self._ended
-
-    @property
-    def in_message(self) -> bool:
-        """A fragmented message has started and not finished (``message_timeout``)."""
-        return self._assembler.in_message
 
 
 #: The close code websockets' parser fails the connection with, by exception

@@ -69,6 +69,8 @@ class UpgradeHandler(SockJSHandler):
         self._abort_timer: DelayedCall | None = None
         #: Bytes written since the client stopped reading (pongs included).
         self._queued = 0
+        #: A ping is out: the next read answers it (only then is a read news to liveness).
+        self._ping_out = False
 
     # -- handshake ------------------------------------------------------------------
 
@@ -186,7 +188,8 @@ class UpgradeHandler(SockJSHandler):
             cancel(self._handshake_timer)
             self._handshake_timer = None
             self._open()
-        else:
+        elif self._ping_out:
+            self._ping_out = False
             self._alive()  # the peer is there, whatever it sent
         if len(events) > 1:
             # One read, several messages: what they make the server write to
@@ -345,7 +348,7 @@ class UpgradeHandler(SockJSHandler):
         raise NotImplementedError
 
     def _alive(self) -> None:  # pragma: no cover - overridden
-        """The peer sent something."""
+        """The peer sent something after a ping (see ``_ping_out``)."""
         raise NotImplementedError
 
     def _slow_consumer(self) -> None:  # pragma: no cover - overridden

@@ -51,6 +51,8 @@ class WebSocketHandler(UpgradeHandler):
         """Cyclone calls this with the route's keyword arguments."""
         super().initialize(service)
         self._handle: SessionHandle | None = None
+        #: RFC 6455 framing (not hixie-76): one message frame may skip the queue.
+        self._hybi = False
 
     def get(self, server_id: str, session_id: str) -> None:
         """Upgrade. The ids are ignored: WebSocket sessions are anonymous (6.1)."""
@@ -59,7 +61,7 @@ class WebSocketHandler(UpgradeHandler):
 
     def _open(self) -> None:
         # Hixie-76 has no ping frames: its heartbeats carry none.
-        hybi = type(self._stream) is WebSocketStream
+        hybi = self._hybi = type(self._stream) is WebSocketStream
         wire = transports.WEBSOCKET if hybi else transports.HIXIE76
         self.service.attach(
             self, None, wire, self.client_address(), lambda: self._connection_info(SOCKJS_TRANSPORT)
@@ -81,22 +83,25 @@ class WebSocketHandler(UpgradeHandler):
 
     def write_output(self, output: Output) -> None:
         """Write frames as text messages; at the end, the Close frame and TCP."""
+        stream = self._stream
+        chunks = output.chunks
+        if self._hybi and len(chunks) == 1 and not (output.end or output.ping or self._closed):
+            # The common case (one message frame) without queueing it first.
+            self._write(stream.send_utf8_now(chunks[0]))  # type: ignore[union-attr]
+            return
         handle = self._handle
-        self._write_frames(output, None if handle is None else handle.close_info)
+        end = None if handle is None or not output.end else handle.close_info
+        self._write_frames(output, end)
 
     def _write_frames(self, output: Output, session_close: CloseInfo | None) -> None:
         stream = self._stream
         if self._closed or stream is None:
             return
-        chunks = output.chunks
-        if not output.end and len(chunks) == 1 and not output.ping and self._fast:
-            # The common case (one message frame) without queueing it first.
-            self._write(stream.send_utf8_now(chunks[0]))  # type: ignore[attr-defined]
-            return
-        for chunk in chunks:
+        for chunk in output.chunks:
             stream.send_utf8(chunk)
         if output.ping:  # a heartbeat: the peer must answer within ping_timeout
             stream.send_ping()
+            self._ping_out = True
         if not output.end:
             self._flush()
             return
@@ -149,10 +154,6 @@ class WebSocketHandler(UpgradeHandler):
     def _slow_consumer(self) -> None:
         if self._handle is not None:
             self._handle.close_with(closing.SLOW_CONSUMER)
-
-    @property
-    def _fast(self) -> bool:
-        return type(self._stream) is WebSocketStream
 
 
 class RawWebSocketHandler(UpgradeHandler):
@@ -267,6 +268,7 @@ class RawWebSocketHandler(UpgradeHandler):
             return
         if action is rules.PING:
             stream.send_ping()
+            self._ping_out = True
             self._flush()
         self._arm_liveness(now)
 
