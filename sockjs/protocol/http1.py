@@ -68,6 +68,25 @@ _WAITING, _HEAD, _BODY, _CHUNKED, _PENDING, _CLOSED = range(6)
 class RequestReader:
     """Requests of one connection, from its bytes; see the module docstring."""
 
+    # One per open connection, idle ones included: no instance dict.
+    __slots__ = (
+        "_body_limit",
+        "_buffer",
+        "_chunked",
+        "_connected",
+        "_fields",
+        "_first",
+        "_head_size",
+        "_limits",
+        "_path",
+        "_pos",
+        "_remaining",
+        "_request_line",
+        "_scan",
+        "_since",
+        "_state",
+    )
+
     def __init__(self, limits: Limits, body_limit: Callable[[str], int | None], now: float) -> None:
         self._limits = limits
         self._body_limit = body_limit
