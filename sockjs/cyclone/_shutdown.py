@@ -1,8 +1,7 @@
 """Graceful shutdown: stop accepting, close every session with 1001, flush, stop.
 
-Public entry points: :func:`sockjs.cyclone.shutdown` and
-:meth:`SockJSRouter.shutdown <sockjs.cyclone.SockJSRouter.shutdown>`;
-docs/deployment.rst says what each kind of client sees.
+Entry points: :func:`sockjs.cyclone.shutdown` and ``SockJSRouter.shutdown``
+(docs/deployment.rst says what each kind of client sees).
 """
 
 from __future__ import annotations

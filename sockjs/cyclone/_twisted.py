@@ -7,11 +7,10 @@ naming the attribute if a Twisted release changes it:
 * ``FileDescriptor._tempDataBuffer`` / ``_tempDataLen`` / ``dataBuffer`` /
   ``offset``: the bytes queued for a connection (write-now, corking, drain
   checks), and ``_aborting`` / ``socket`` / ``TLS`` on ``tcp.Server``;
-* ``LineReceiver._buffer``: the bytes Cyclone's own HTTP parser holds when
-  a WebSocket takes its socket over (SockJSHTTPConnection parses with
-  :class:`sockjs.protocol.http1.RequestReader` and needs none of this);
-* instance-level ``dataReceived`` / ``connectionLost``: a protocol is
-  rewired after a WebSocket upgrade and watched for the loss of its socket.
+* ``LineReceiver._buffer``: what Cyclone's own HTTP parser holds when a
+  WebSocket takes its socket over (not needed with SockJSHTTPConnection);
+* instance-level ``dataReceived`` / ``connectionLost``: a protocol rewired
+  after an upgrade, or watched for the loss of its socket.
 
 Nothing else in ``sockjs/`` touches a private attribute of Twisted.
 """
@@ -55,8 +54,9 @@ DIRECT_WRITE_MAX = 16384
 CORK_MAX = 65536
 
 _cork_depth = 0
-#: Connections with writes held by the current cork.
-_held: list[Any] = []
+#: Connections with writes held by the current cork, in order (a dict: no
+#: flag on the transport, whose instance dictionary a new name would grow).
+_held: dict[Any, None] = {}
 
 
 def cork() -> None:
@@ -75,7 +75,7 @@ def uncork() -> None:
     _cork_depth -= 1
     if _cork_depth or not _held:
         return
-    held = _held[:]
+    held = list(_held)
     _held.clear()
     for transport in held:
         _release(transport)
@@ -90,18 +90,17 @@ def write_now(transport: Any, data: bytes) -> None:
     and errors stay Twisted's. While corked they wait in Twisted's buffer.
     """
     if _cork_depth:
-        if getattr(transport, "_sockjs_held", False):
+        if transport in _held:
             transport._tempDataBuffer.append(data)
             transport._tempDataLen += len(data)
             if transport._tempDataLen > CORK_MAX:
-                _held.remove(transport)
+                del _held[transport]
                 _release(transport)
             return
         if len(data) <= DIRECT_WRITE_MAX and _can_send(transport):
             transport._tempDataBuffer.append(data)
             transport._tempDataLen += len(data)
-            transport._sockjs_held = True
-            _held.append(transport)
+            _held[transport] = None
             return
     elif len(data) <= DIRECT_WRITE_MAX and _can_send(transport):
         _send(transport, data)
@@ -134,7 +133,6 @@ def _send(transport: Any, data: bytes) -> None:
 
 def _release(transport: Any) -> None:
     """Send a connection's held bytes (and whatever was written behind them)."""
-    transport._sockjs_held = False
     if (
         transport.dataBuffer
         or transport.disconnecting
@@ -263,29 +261,38 @@ def abort_if_not_draining(
 # -- protocols: loss of the socket, taking a socket over ---------------------------------------
 
 
+#: A protocol's loss watchers. One that makes it a list and calls :func:`connection_lost`
+#: is not wrapped (a wrapper gives each idle stream a dictionary of its own, ~1 KB).
+LOSS_WATCHERS = "_sockjs_loss_watchers"
+
+
+def connection_lost(protocol: Any) -> None:
+    """Run ``protocol``'s loss watchers (for protocols that keep :data:`LOSS_WATCHERS`)."""
+    for watcher in list(getattr(protocol, LOSS_WATCHERS, ())):
+        watcher()
+
+
 def watch_loss(protocol: Any, callback: Callable[[], None]) -> Callable[[], None]:
     """Call ``callback`` when ``protocol``'s connection is lost; returns an unwatch function.
 
     Cyclone's ``notifyFinish`` also fires when *another* request on the
     same connection finishes, which a parked long-poll must not take for the
-    client going away; so the protocol's own ``connectionLost`` is wrapped.
+    client going away; so the protocol's own ``connectionLost`` is wrapped,
+    unless the protocol runs :data:`LOSS_WATCHERS` itself (``SockJSHTTPConnection``).
     """
-    watchers: list[Callable[[], None]] | None = getattr(protocol, "_sockjs_loss_watchers", None)
+    watchers: list[Callable[[], None]] | None = getattr(protocol, LOSS_WATCHERS, None)
     if watchers is None:
         watchers = []
         original = protocol.connectionLost
-        registered = watchers
 
-        def connection_lost(reason: Failure) -> None:
+        def lost(reason: Failure) -> None:
             try:
                 original(reason)
             finally:
-                for watcher in list(registered):
-                    watcher()
+                connection_lost(protocol)
 
-        # Instance attribute: Twisted looks connectionLost up on the protocol.
-        protocol.connectionLost = connection_lost
-        protocol._sockjs_loss_watchers = watchers
+        protocol.connectionLost = lost  # an instance attribute: Twisted looks it up there
+        setattr(protocol, LOSS_WATCHERS, watchers)
     watchers.append(callback)
     active = watchers
 
@@ -299,9 +306,8 @@ def watch_loss(protocol: Any, callback: Callable[[], None]) -> Callable[[], None
 def route_bytes(protocol: Any, on_raw: Callable[[bytes], None]) -> None:
     """Every further byte of ``protocol``'s connection goes straight to ``on_raw``.
 
-    No HTTP parsing is left to do after a WebSocket upgrade, and this is the
-    hot path of every WebSocket message, so ``dataReceived`` itself is
-    replaced on the instance (Twisted looks it up there).
+    The hot path of every WebSocket message: ``dataReceived`` itself is
+    replaced on the instance (Twisted looks it up there), no check per read.
     """
     protocol.dataReceived = on_raw
 

@@ -61,6 +61,7 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
         self._timer: Any = None  # a DelayedCall
         self._armed_for: float | None = None
         self._busy = False
+        setattr(self, _twisted.LOSS_WATCHERS, [])  # see connectionLost
         self._sync_timer()
 
     def dataReceived(self, data: bytes) -> None:
@@ -179,11 +180,14 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
     # -- timer and failures ---------------------------------------------------------------
 
     def connectionLost(self, reason: Failure) -> None:
-        """Cancel the timer and drop a half-received body."""
+        """Cancel the timer, drop a half-received body, tell the loss watchers."""
         self._reader.detach()
         self._sync_timer()
         self._drop_body()
-        super().connectionLost(reason)
+        try:
+            super().connectionLost(reason)
+        finally:
+            _twisted.connection_lost(self)  # parked polls and streams (watch_loss)
 
     def _drop_body(self) -> None:
         # A body being received may sit in a temporary file: close it now.
@@ -192,12 +196,11 @@ class SockJSHTTPConnection(HTTPConnection):  # type: ignore[misc]
             buffer.close()
 
     def _sync_timer(self) -> None:
-        """Make sure the one timer fires no later than the reader's deadline.
+        """The one timer fires no later than the reader's deadline, lazily.
 
-        Lazily: a timer armed for an earlier time stays (it finds nothing due
-        and is armed again), so a keep-alive connection whose requests are
-        answered at once arms nothing per request. With no deadline (a parked
-        poll, a stream) it goes: it would hold memory while the response lasts.
+        A timer armed earlier stays (it finds nothing due and is armed again):
+        a keep-alive connection answered at once arms nothing per request. With
+        no deadline (a parked poll, a stream) it goes, not to hold memory meanwhile.
         """
         deadline, armed = self._reader.next_deadline(), self._armed_for
         if deadline is not None and armed is not None and armed <= deadline:

@@ -2,10 +2,10 @@
 
 A :class:`RequestReader` is fed what the socket receives and returns
 events: a :class:`RequestHead`, :class:`Body` data, :data:`END` once the
-request is complete, or a :class:`Refusal` (then nothing more). It reads
-one request at a time: after a complete request it holds further bytes
-(up to ``max_pipelined_bytes``) until :meth:`~RequestReader.response_done`,
-so a parked long-poll is never overtaken. It accepts, strictly: empty
+request is complete, or a :class:`Refusal` (then nothing more). It holds
+bytes after a complete request (up to ``max_pipelined_bytes``) until
+:meth:`~RequestReader.response_done`: a parked long-poll is never
+overtaken. It accepts, strictly: empty
 lines before a request (RFC 9112 2.2); lines ended by CRLF; a request line
 ``METHOD target HTTP/1.0|1.1`` (an absolute-form target is read as its
 path); header names that are tokens followed at once by ``:``, values
@@ -16,21 +16,16 @@ allows); a body framed by one ``Content-Length`` or, in HTTP/1.1, by
 
 A refusal carries the status to answer (400, 408, 413, 431, or none: just
 close), a reason, a stats ``kind`` and the limit hit. :class:`Limits` are
-read when needed, so the adapter's settings may change under a live
-connection. Which limit a request breaks depends only on its bytes (the
-one passed at the earliest byte), however they are split between calls.
+read when needed (settings may change under a live connection). Which
+limit a request breaks depends only on its bytes, however they are split.
 
 Time comes in as ``now``; :meth:`~RequestReader.next_deadline` says when
-the adapter's one timer must call :meth:`~RequestReader.handle_timer`. A
-connection has ``idle_timeout`` from its start for its first complete
-head and ``keepalive_timeout`` from a finished response to its next
-request (then it is closed without an answer); a request must arrive,
-head and body, within ``request_timeout`` of its first byte (408). A
-pending response has no deadline.
-
-The body limit depends on the route: the reader asks the ``body_limit``
-callable (path -> limit, ``None`` for none) once per request that has a
-body; a request without a body is never refused for its size.
+to call :meth:`~RequestReader.handle_timer`: ``idle_timeout`` from the
+start for a first complete head, ``keepalive_timeout`` from a finished
+response to the next request (then close without an answer),
+``request_timeout`` from a request's first byte to its end (408); none
+while a response is pending. The ``body_limit`` callable (path -> limit or
+``None``) is asked once per request that has a body.
 """
 
 from __future__ import annotations
@@ -61,14 +56,12 @@ __all__ = ["CONTINUE", "DEFAULTS", "END", "Body", "EndOfRequest", "Event", "Limi
 __all__ += ["Refusal", "RequestHead", "RequestReader", "Settings"]
 
 _BLANK_LINES = re.compile(rb"(?:\r\n)*")
-# Reader states.
 _WAITING, _HEAD, _BODY, _CHUNKED, _PENDING, _CLOSED = range(6)
 
 
 class RequestReader:
     """Requests of one connection, from its bytes; see the module docstring."""
 
-    # One per open connection, idle ones included: no instance dict.
     __slots__ = (
         "_body_limit",
         "_buffer",

@@ -14,7 +14,7 @@ import pytest
 from twisted.internet import tcp
 from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol
-from twisted.internet.testing import MemoryReactorClock
+from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
@@ -77,6 +77,25 @@ def test_instance_attributes_replace_protocol_methods(server: tcp.Server) -> Non
     server.connectionLost(Failure(ConnectionDone()))
     assert received == [b"frame"]
     assert lost == [True], "twisted tcp.Connection no longer calls protocol.connectionLost"
+
+
+def test_a_protocol_keeping_its_own_watchers_is_not_wrapped() -> None:
+    """SockJSHTTPConnection runs its loss watchers itself: no per-instance method (memory)."""
+    import cyclone.web
+
+    from sockjs.cyclone import SockJSHTTPConnection
+
+    app = cyclone.web.Application([])
+    app.protocol = SockJSHTTPConnection
+    protocol = app.buildProtocol(None)
+    protocol.makeConnection(StringTransport())
+    lost: list[str] = []
+    unwatch = _twisted.watch_loss(protocol, lambda: lost.append("first"))
+    _twisted.watch_loss(protocol, lambda: lost.append("second"))
+    unwatch()
+    assert "connectionLost" not in vars(protocol)
+    protocol.connectionLost(Failure(ConnectionDone()))
+    assert lost == ["second"]
 
 
 def test_take_raw_switches_a_line_receiver_to_raw_mode() -> None:

@@ -77,7 +77,7 @@ def pair() -> Iterator[Pair]:
     depth, held = base._cork_depth, list(base._held)
     base._cork_depth = 0
     base._held.clear()
-    assert (depth, held) == (0, [])
+    assert (depth, held) == (0, [])  # a list of the held dict's keys
 
 
 def test_small_write_goes_out_at_once(pair: Pair) -> None:

@@ -1,9 +1,8 @@
 """Receiving transports: xhr, xhr_streaming, jsonp, eventsource, htmlfile.
 
-A receiver either answers at once or parks until the session has a frame
-for it. While parked it watches its connection, so a client that goes away
-closes the session immediately (PROTOCOL.md 6.8 (a)) instead of leaving a
-stale receiver that would turn the next request into a 2010.
+A receiver answers at once or parks until the session has a frame for it,
+watching its connection: a client that goes away closes the session at
+once (PROTOCOL.md 6.8 (a)), leaving no stale receiver to cause a 2010.
 """
 
 from __future__ import annotations
