@@ -31,6 +31,18 @@ def _line(peer: str, round_: int, rate: float, cpu: float, **extra: object) -> s
     return json.dumps(row) + "\n"
 
 
+def _report_cells(results: Path, target: str) -> list[str]:
+    """The cells of ``target``'s row in bench/report.py's table of ``results``."""
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "report.py"), str(results)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (row,) = [line for line in out.splitlines() if line.startswith(f"| {target}")]
+    return [cell.strip() for cell in row.strip("|").split("|")]
+
+
 def test_report_gives_the_median_of_same_round_ratios(tmp_path: Path) -> None:
     results = tmp_path / "ws-echo-100-node.jsonl"
     results.write_text(
@@ -42,14 +54,7 @@ def test_report_gives_the_median_of_same_round_ratios(tmp_path: Path) -> None:
         + _line("cyclone-sockjs", 3, 90.0, 11.0)
         + _line("cyclone-sockjs", 4, 999.0, 1.0, error="no output")
     )
-    out = subprocess.run(
-        [sys.executable, str(BENCH / "report.py"), str(results)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    (row,) = [line for line in out.splitlines() if line.startswith("| ws-echo-100-node")]
-    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    cells = _report_cells(results, "ws-echo-100-node")
     # Ratios 0.5, 0.8, 0.9 -> median 0.8; CPU ratios 2.0, 1.2, 1.1 -> 1.2.
     assert cells[4] == "0.80"
     assert cells[5] == "1.20"
@@ -64,14 +69,7 @@ def test_report_checks_a_cpu_goal_on_the_cpu_ratio(tmp_path: Path) -> None:
         _line("sockjs-node", 1, 100.0, 10.0, **goal)
         + _line("cyclone-sockjs", 1, 90.0, 9.0, **goal)  # slower, but less CPU per message
     )
-    out = subprocess.run(
-        [sys.executable, str(BENCH / "report.py"), str(results)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    (row,) = [line for line in out.splitlines() if line.startswith("| ws-echo-100-node")]
-    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    cells = _report_cells(results, "ws-echo-100-node")
     assert (cells[4], cells[5], cells[6], cells[7]) == ("0.90", "0.90", "cpu<=1.0", "met")
 
 
